@@ -1,0 +1,334 @@
+# shellcheck shell=bash
+# Lab hosts: systemd-nspawn containers booted from the shared rootfs, each in its own netns on the
+# bridge rlbr0. Needs lab/lib/common.sh and lab/lib/rootfs.sh (lab_rootfs_build sets LAB_ROOTFS).
+#
+# Per host <h> (state in $LAB_STATE/hosts/<h>/):
+#   upper/ work/ merged/   overlayfs over $LAB_ROOTFS, mounted at merged/
+#   rootfs-key             the rootfs the upper layer belongs to
+#   launcher.pid nspawn.pid console.log
+#   kernel objects: netns rl-<h>, veth rlv-<h> (eth0 inside), cgroups rolling-lab/<h>
+
+# ---------------------------------------------------------------- network
+lab_net_bridge_up() {
+  if ! ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
+    ip link add "$LAB_BRIDGE" address 02:72:6c:00:00:01 type bridge stp_state 0 forward_delay 0
+    sysctl -qw "net.ipv6.conf.$LAB_BRIDGE.disable_ipv6=1"
+  fi
+  ip addr replace "$LAB_SUBNET.1/24" dev "$LAB_BRIDGE"
+  ip link set "$LAB_BRIDGE" up
+}
+
+lab_net_host_up() {
+  local h=$1 ns=rl-$1 veth=rlv-$1
+  if [[ ! -e /run/netns ]]; then
+    mkdir -p "$LAB_STATE"
+    touch "$LAB_STATE/run-netns-created" # so `down` can remove /run/netns again
+  fi
+  [[ -e /run/netns/$ns ]] || ip netns add "$ns"
+  if ! ip link show "$veth" >/dev/null 2>&1; then
+    ip -n "$ns" link del eth0 2>/dev/null || true
+    ip link add "$veth" type veth peer name eth0 address "$(lab_host_mac "$h")" netns "$ns"
+  fi
+  ip link set "$veth" master "$LAB_BRIDGE" up
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+  ip -n "$ns" addr replace "$(lab_host_addr "$h")/24" dev eth0
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+}
+
+lab_net_host_down() {
+  if ip link show "rlv-$1" >/dev/null 2>&1; then ip link del "rlv-$1"; fi
+  if [[ -e /run/netns/rl-$1 ]]; then ip netns del "rl-$1"; fi
+}
+
+# ---------------------------------------------------------------- host files
+# lab_write_if_changed <file> <mode>: stdin to file, only when the content differs.
+lab_write_if_changed() {
+  local f=$1 mode=$2 new
+  new=$(cat)
+  if [[ -f $f && $(cat "$f") == "$new" ]]; then return 0; fi
+  printf '%s\n' "$new" >"$f.tmp.$$"
+  chmod "$mode" "$f.tmp.$$"
+  mv "$f.tmp.$$" "$f"
+}
+
+lab_etc_hosts() {
+  local h
+  printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n'
+  printf '# rolling-lab hosts\n'
+  for h in $(lab_host_names); do printf '%s\t%s\n' "$(lab_host_addr "$h")" "$h"; done
+}
+
+lab_ssh_key() {
+  [[ -s $LAB_STATE/ssh/id_ed25519 ]] && return 0
+  mkdir -p "$LAB_STATE/ssh"
+  chmod 700 "$LAB_STATE/ssh"
+  ssh-keygen -q -t ed25519 -N '' -C rolling-lab -f "$LAB_STATE/ssh/id_ed25519"
+}
+
+# lab_host_prepare <h>: directories, overlay mount and per-host identity files. Idempotent.
+lab_host_prepare() {
+  local h=$1 dir m
+  dir=$(lab_host_dir "$h")
+  m=$dir/merged
+  if [[ -f $dir/rootfs-key && $(cat "$dir/rootfs-key") != "$LAB_ROOTFS_KEY" ]]; then
+    lab_die "host $h was made from rootfs $(cat "$dir/rootfs-key"), current is $LAB_ROOTFS_KEY: run 'lab/bin/lab down' first"
+  fi
+  mkdir -p "$dir/upper" "$dir/work" "$m"
+  echo "$LAB_ROOTFS_KEY" >"$dir/rootfs-key"
+  mountpoint -q "$m" ||
+    mount -t overlay "rolling-lab-$h" -o "lowerdir=$LAB_ROOTFS,upperdir=$dir/upper,workdir=$dir/work" "$m"
+  echo "$h" | lab_write_if_changed "$m/etc/hostname" 644
+  lab_etc_hosts | lab_write_if_changed "$m/etc/hosts" 644
+  [[ -s $m/etc/machine-id ]] || tr -d '-' </proc/sys/kernel/random/uuid >"$m/etc/machine-id"
+  [[ -s $m/etc/ssh/ssh_host_ed25519_key ]] ||
+    ssh-keygen -q -t ed25519 -N '' -C "root@$h" -f "$m/etc/ssh/ssh_host_ed25519_key"
+  mkdir -p -m 700 "$m/root/.ssh"
+  lab_write_if_changed "$m/root/.ssh/authorized_keys" 600 <"$LAB_STATE/ssh/id_ed25519.pub"
+}
+
+# ---------------------------------------------------------------- processes
+lab_pid_alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
+lab_host_launcher_pid() { cat "$(lab_host_dir "$1")/launcher.pid" 2>/dev/null || true; }
+
+# lab_host_running <h>: the host's launcher is alive (it restarts nspawn on reboot).
+lab_host_running() {
+  local pid
+  pid=$(lab_host_launcher_pid "$1")
+  lab_pid_alive "$pid" && grep -q "/$LAB_CGROUP_NAME/$1\$" "/proc/$pid/cgroup" 2>/dev/null
+}
+
+# lab_host_launcher <h>: runs in the background (via `lab/bin/lab __launch <h>`), in its own cgroup
+# dirs; boots the container and boots it again when it reboots (nspawn exit 133). SIGTERM halts it.
+lab_host_launcher() {
+  local h=$1 dir pid='' rc stop=0 boots=0 waits recent=()
+  dir=$(lab_host_dir "$h")
+  lab_cgroup_enter "$h"
+  echo "$BASHPID" >"$dir/launcher.pid"
+  local args=(-b --register=no --keep-unit --machine="$h" -D "$dir/merged"
+    --uuid="$(cat "$dir/merged/etc/machine-id")" --network-namespace-path="/run/netns/rl-$h"
+    --resolv-conf=off --timezone=off --link-journal=no --console=read-only)
+  [[ $h == infra ]] && args+=(--bind-ro="$LAB_CACHE/releases:/srv/releases")
+  trap 'stop=1; if [[ -n $pid ]]; then kill -TERM "$pid" 2>/dev/null || true; fi' TERM INT
+  while ((boots < 500)); do
+    boots=$((boots + 1))
+    echo "[launcher] $(date -u +%FT%TZ) boot $boots of $h"
+    SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn "${args[@]}" &
+    pid=$!
+    echo "$pid" >"$dir/nspawn.pid"
+    # `wait` returns early (>128) when our trap runs; wait again, a bounded number of times.
+    for ((waits = 0; waits < 100; waits++)); do
+      rc=0
+      wait "$pid" || rc=$?
+      lab_pid_alive "$pid" || break
+    done
+    pid=''
+    echo "[launcher] $(date -u +%FT%TZ) nspawn exited with $rc"
+    ((stop == 0 && rc == 133)) || break
+    # Reboot: boot again, unless it reboots in a tight loop (5 boots within 60 s).
+    recent=("${recent[@]:(-4)}" "$EPOCHSECONDS")
+    if ((${#recent[@]} == 5 && EPOCHSECONDS - recent[0] < 60)); then
+      echo "[launcher] $h rebooted 5 times within 60 s; giving up"
+      break
+    fi
+  done
+  rm -f "$dir/nspawn.pid" "$dir/launcher.pid"
+}
+
+lab_host_start() {
+  local h=$1 dir
+  dir=$(lab_host_dir "$h")
+  lab_host_prepare "$h"
+  lab_net_host_up "$h"
+  [[ $h == infra ]] && mkdir -p "$LAB_CACHE/releases"
+  setsid "$LAB_REPO/lab/bin/lab" __launch "$h" </dev/null >>"$dir/console.log" 2>&1 &
+  local i
+  for ((i = 0; i < 50; i++)); do # the launcher writes its pid first thing
+    lab_host_running "$h" && return 0
+    sleep 0.1
+  done
+  lab_die "launcher of $h did not start; see $dir/console.log"
+}
+
+# lab_cgroup_procs <name>: pids in the cgroup dirs of <name> (all hierarchies, whole subtree).
+lab_cgroup_procs() {
+  local h
+  for h in "${LAB_CGROUP_HIERARCHIES[@]}"; do
+    [[ -d /sys/fs/cgroup/$h/$LAB_CGROUP_NAME/$1 ]] &&
+      find "/sys/fs/cgroup/$h/$LAB_CGROUP_NAME/$1" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done
+  return 0
+}
+
+# lab_hosts_stop <h>...: halt hosts (SIGTERM, bounded wait, then kill what is left) and remove their
+# mounts, veths, netns and cgroups. State directories are kept. Safe on hosts that do not exist.
+lab_hosts_stop() {
+  local h pid deadline left
+  for h in "$@"; do
+    pid=$(lab_host_launcher_pid "$h")
+    if lab_pid_alive "$pid"; then kill -TERM "$pid"; fi
+  done
+  deadline=$((EPOCHSECONDS + LAB_STOP_TIMEOUT))
+  while ((EPOCHSECONDS < deadline)); do
+    left=''
+    for h in "$@"; do [[ -n $(lab_cgroup_procs "$h") ]] && left+=" $h"; done
+    [[ -z $left ]] && break
+    sleep 0.2
+  done
+  [[ -z $left ]] || lab_log "did not halt within ${LAB_STOP_TIMEOUT}s, killing:$left"
+  for h in "$@"; do
+    lab_cgroup_remove "$h"
+    lab_umount "$(lab_host_dir "$h")/merged"
+    lab_net_host_down "$h"
+    rm -f "$(lab_host_dir "$h")"/{launcher,nspawn}.pid
+  done
+}
+
+# lab_umount <dir>: unmount if mounted; bounded retries, lazy unmount as the last resort.
+lab_umount() {
+  local i
+  for ((i = 0; i < 20; i++)); do
+    mountpoint -q "$1" 2>/dev/null || return 0
+    umount "$1" 2>/dev/null || sleep 0.25
+  done
+  lab_log "WARNING: $1 still busy, lazy unmount"
+  umount -l "$1"
+}
+
+# lab_wait_ssh <h>...: bounded wait (LAB_BOOT_TIMEOUT s overall) until every host answers over SSH and
+# systemd has finished booting (running or degraded). Fails if one does not.
+lab_wait_ssh() {
+  local h state deadline remaining failed=''
+  deadline=$((EPOCHSECONDS + LAB_BOOT_TIMEOUT))
+  for h in "$@"; do
+    state=''
+    while :; do
+      remaining=$((deadline - EPOCHSECONDS))
+      ((remaining > 0)) || break
+      state=$(timeout "$remaining" ssh "${LAB_SSH_OPTS[@]}" -i "$LAB_STATE/ssh/id_ed25519" \
+        "root@$(lab_host_addr "$h")" systemctl is-system-running --wait 2>/dev/null) || true
+      [[ $state == running || $state == degraded ]] && break
+      sleep 0.3
+    done
+    case $state in
+      running) ;;
+      degraded) lab_log "WARNING: $h is degraded: $(lab_ssh "$h" systemctl --failed --no-legend --plain | awk '{printf "%s ", $1}')" ;;
+      *) failed+=" $h" ;;
+    esac
+  done
+  [[ -z $failed ]] || lab_die "no SSH / boot within ${LAB_BOOT_TIMEOUT}s:$failed (see $LAB_STATE/hosts/<host>/console.log)"
+}
+
+# ---------------------------------------------------------------- inventory
+lab_host_groups() {
+  case $1 in
+    infra) echo infra mariadb rabbitmq haproxy release_server ;;
+    ctl*) echo controllers keystone glance placement neutron_server nova_api nova_conductor nova_scheduler ;;
+    cmp*) echo computes nova_compute ;;
+  esac
+}
+
+lab_inventory() {
+  local h g groups=()
+  echo "# Generated by lab/bin/lab from LAB_CONTROLLERS=$LAB_CONTROLLERS LAB_COMPUTES=$LAB_COMPUTES; do not edit."
+  echo "all:"
+  echo "  children:"
+  echo "    lab:"
+  echo "      vars:"
+  echo "        lab_subnet: \"$LAB_SUBNET\""
+  echo "        lab_release: \"$LAB_RELEASE\""
+  echo "        lab_releases_url: \"http://$(lab_host_addr infra):8000\""
+  echo "      hosts:"
+  for h in $(lab_host_names); do
+    echo "        $h:"
+    echo "          ansible_host: $(lab_host_addr "$h")"
+    echo "          ansible_user: root"
+    echo "          ansible_ssh_private_key_file: $LAB_STATE/ssh/id_ed25519"
+    echo "          ansible_python_interpreter: /usr/bin/python3"
+    echo "          ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+  done
+  for h in $(lab_host_names); do
+    for g in $(lab_host_groups "$h"); do
+      [[ " ${groups[*]} " == *" $g "* ]] || groups+=("$g")
+    done
+  done
+  for g in "${groups[@]}"; do
+    echo "    $g:"
+    echo "      hosts:"
+    for h in $(lab_host_names); do
+      [[ " $(lab_host_groups "$h") " == *" $g "* ]] && echo "        $h: {}"
+    done
+  done
+  return 0
+}
+
+# ---------------------------------------------------------------- whole lab
+# lab_hosts_up: start every host of the topology that is not running, stop and remove hosts that
+# are no longer in it, refresh /etc/hosts and the inventory, wait until all answer SSH.
+lab_hosts_up() {
+  local h wanted hosts started=() extra=()
+  [[ -n ${LAB_ROOTFS_KEY:-} ]] || lab_die "lab_hosts_up needs lab_rootfs_build first"
+  wanted=" $(lab_host_names | tr '\n' ' ') "
+  for h in $(lab_state_hosts); do [[ $wanted == *" $h "* ]] || extra+=("$h"); done
+  if ((${#extra[@]})); then
+    lab_log "removing hosts not in the topology: ${extra[*]}"
+    lab_hosts_stop "${extra[@]}"
+    for h in "${extra[@]}"; do rm -rf --one-file-system "$(lab_host_dir "$h")"; done
+  fi
+  lab_ssh_key
+  lab_net_bridge_up
+  for h in $(lab_host_names); do
+    if lab_host_running "$h"; then
+      lab_host_prepare "$h" # refresh /etc/hosts etc.; writes nothing when unchanged
+    else
+      # leftovers of a crashed or halted host: clean them, keep its upper layer
+      [[ -z $(lab_cgroup_procs "$h") ]] || lab_hosts_stop "$h"
+      lab_host_start "$h"
+      started+=("$h")
+    fi
+  done
+  lab_inventory | lab_write_if_changed "$LAB_STATE/inventory.yml" 644
+  if ((${#started[@]})); then lab_log "started: ${started[*]}"; else lab_log "all hosts already running"; fi
+  mapfile -t hosts < <(lab_host_names)
+  lab_wait_ssh "${hosts[@]}"
+}
+
+# Hosts that have state or kernel objects, whether or not in the current topology.
+lab_state_hosts() {
+  local c
+  {
+    if [[ -d $LAB_STATE/hosts ]]; then ls "$LAB_STATE/hosts"; fi
+    if [[ -d /run/netns ]]; then find /run/netns -mindepth 1 -maxdepth 1 -name 'rl-*' -printf '%f\n' | cut -c4-; fi
+    ip -o link show | sed -n 's/^[0-9]*: rlv-\([^@:]*\).*/\1/p'
+    for c in "${LAB_CGROUP_HIERARCHIES[@]}"; do
+      if [[ -d /sys/fs/cgroup/$c/$LAB_CGROUP_NAME ]]; then
+        find "/sys/fs/cgroup/$c/$LAB_CGROUP_NAME" -mindepth 1 -maxdepth 1 -type d ! -name 'run-*' -printf '%f\n'
+      fi
+    done
+  } | sort -u
+}
+
+# lab_down: remove everything the lab made (hosts, netns, veths, bridge, mounts, cgroups, $LAB_STATE).
+# Safe to run twice and when nothing exists. Keeps $LAB_CACHE (except throw-away run overlays).
+lab_down() {
+  local hosts c d m
+  mapfile -t hosts < <(lab_state_hosts)
+  ((${#hosts[@]} == 0)) || lab_hosts_stop "${hosts[@]}"
+  # leftovers of interrupted lab_nspawn_run calls
+  for c in "${LAB_CGROUP_HIERARCHIES[@]}"; do
+    for d in "/sys/fs/cgroup/$c/$LAB_CGROUP_NAME"/run-*; do
+      [[ -d $d ]] && lab_cgroup_remove "$(basename "$d")"
+    done
+  done
+  # any mount left under the state dir or the run overlays, deepest first
+  while read -r m; do lab_umount "$m"; done < <(findmnt -rn -o TARGET | grep -E "^($LAB_STATE|$LAB_CACHE/tmp)/" | sort -r)
+  if ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then ip link del "$LAB_BRIDGE"; fi
+  if [[ -e $LAB_STATE/run-netns-created && -d /run/netns && -z $(ls -A /run/netns) ]]; then
+    lab_umount /run/netns
+    rmdir /run/netns
+  fi
+  if findmnt -rn -o TARGET | grep -q "^$LAB_STATE/"; then lab_die "mounts remain under $LAB_STATE; not removing it"; fi
+  rm -rf --one-file-system "$LAB_STATE" "$LAB_CACHE"/tmp/run.*
+  for c in "${LAB_CGROUP_HIERARCHIES[@]}"; do rmdir "/sys/fs/cgroup/$c/$LAB_CGROUP_NAME" 2>/dev/null || true; done
+  return 0
+}
