@@ -1,9 +1,9 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the settings below are used by the files that source this one
 # Common settings and helpers for the rolling.openstack lab (see lab/CONTRACT.md).
 # Sourced by lab/bin/lab; every other lab/lib/*.sh file expects it to be sourced first.
 
 LAB_REPO=${LAB_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-LAB_LIB=$LAB_REPO/lab/lib
 LAB_CONTROLLERS=${LAB_CONTROLLERS:-2}
 LAB_COMPUTES=${LAB_COMPUTES:-3}
 LAB_RELEASE=${LAB_RELEASE:-2026.1}

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Lab hosts: systemd-nspawn containers booted from the shared rootfs, each in its own netns on the
-# bridge rlbr0. Needs lab/lib/common.sh and lab/lib/rootfs.sh (lab_rootfs_build sets LAB_ROOTFS).
+# bridge rlbr0. Needs lab/lib/common.sh and lab/lib/rootfs.sh (lab_rootfs_build sets LAB_ROOTFS_KEY).
 #
 # Per host <h> (state in $LAB_STATE/hosts/<h>/):
 #   upper/ work/ merged/   overlayfs over $LAB_ROOTFS, mounted at merged/
@@ -71,19 +71,21 @@ lab_host_prepare() {
   local h=$1 dir m
   dir=$(lab_host_dir "$h")
   m=$dir/merged
-  if [[ -f $dir/rootfs-key && $(cat "$dir/rootfs-key") != "$LAB_ROOTFS_KEY" ]]; then
-    lab_die "host $h was made from rootfs $(cat "$dir/rootfs-key"), current is $LAB_ROOTFS_KEY: run 'lab/bin/lab down' first"
+  local key=$LAB_HOSTS_ROOTFS_KEY
+  if [[ -f $dir/rootfs-key && $(cat "$dir/rootfs-key") != "$key" ]]; then
+    lab_die "host $h was made from rootfs $(cat "$dir/rootfs-key"), the lab uses $key: run 'lab/bin/lab down' first"
   fi
   mkdir -p "$dir/upper" "$dir/work" "$m"
-  echo "$LAB_ROOTFS_KEY" >"$dir/rootfs-key"
-  mountpoint -q "$m" ||
-    mount -t overlay "rolling-lab-$h" -o "lowerdir=$LAB_ROOTFS,upperdir=$dir/upper,workdir=$dir/work" "$m"
+  echo "$key" >"$dir/rootfs-key"
+  mountpoint -q "$m" || mount -t overlay "rolling-lab-$h" \
+    -o "lowerdir=$LAB_CACHE/rootfs/$key,upperdir=$dir/upper,workdir=$dir/work" "$m"
   echo "$h" | lab_write_if_changed "$m/etc/hostname" 644
   lab_etc_hosts | lab_write_if_changed "$m/etc/hosts" 644
   [[ -s $m/etc/machine-id ]] || tr -d '-' </proc/sys/kernel/random/uuid >"$m/etc/machine-id"
   [[ -s $m/etc/ssh/ssh_host_ed25519_key ]] ||
     ssh-keygen -q -t ed25519 -N '' -C "root@$h" -f "$m/etc/ssh/ssh_host_ed25519_key"
-  mkdir -p -m 700 "$m/root/.ssh"
+  mkdir -p "$m/root/.ssh"
+  chmod 700 "$m/root/.ssh"
   lab_write_if_changed "$m/root/.ssh/authorized_keys" 600 <"$LAB_STATE/ssh/id_ed25519.pub"
 }
 
@@ -101,8 +103,13 @@ lab_host_running() {
 # lab_host_launcher <h>: runs in the background (via `lab/bin/lab __launch <h>`), in its own cgroup
 # dirs; boots the container and boots it again when it reboots (nspawn exit 133). SIGTERM halts it.
 lab_host_launcher() {
-  local h=$1 dir pid='' rc stop=0 boots=0 waits recent=()
+  local h=$1 dir pid='' rc stop=0 boots=0 waits recent=() fd
   dir=$(lab_host_dir "$h")
+  # Keep no inherited descriptor (the lab lock, callers' pipes) open for the host's lifetime.
+  for fd in "/proc/$BASHPID/fd/"*; do
+    fd=${fd##*/}
+    if ((fd > 2 && fd != 255)); then exec {fd}>&-; fi
+  done 2>/dev/null
   lab_cgroup_enter "$h"
   echo "$BASHPID" >"$dir/launcher.pid"
   local args=(-b --register=no --keep-unit --machine="$h" -D "$dir/merged"
@@ -116,6 +123,7 @@ lab_host_launcher() {
     SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn "${args[@]}" &
     pid=$!
     echo "$pid" >"$dir/nspawn.pid"
+    if ((stop)); then kill -TERM "$pid"; fi # SIGTERM came before pid was known
     # `wait` returns early (>128) when our trap runs; wait again, a bounded number of times.
     for ((waits = 0; waits < 100; waits++)); do
       rc=0
@@ -268,6 +276,18 @@ lab_inventory() {
 lab_hosts_up() {
   local h wanted hosts started=() extra=()
   [[ -n ${LAB_ROOTFS_KEY:-} ]] || lab_die "lab_hosts_up needs lab_rootfs_build first"
+  # A lab that exists keeps the rootfs it was made from (its upper layers belong to it), even when
+  # the recipe changed since; `down` then `up` switches to the new one.
+  LAB_HOSTS_ROOTFS_KEY=$LAB_ROOTFS_KEY
+  local f k
+  for f in "$LAB_STATE"/hosts/*/rootfs-key; do
+    [[ -f $f ]] || continue
+    k=$(cat "$f")
+    if [[ $k != "$LAB_ROOTFS_KEY" && -e $LAB_CACHE/rootfs/$k/$LAB_ROOTFS_MARKER ]]; then LAB_HOSTS_ROOTFS_KEY=$k; fi
+  done
+  if [[ $LAB_HOSTS_ROOTFS_KEY != "$LAB_ROOTFS_KEY" ]]; then
+    lab_log "NOTE: this lab runs rootfs $LAB_HOSTS_ROOTFS_KEY; the current recipe gives $LAB_ROOTFS_KEY ('lab down' then 'lab up' to switch)"
+  fi
   wanted=" $(lab_host_names | tr '\n' ' ') "
   for h in $(lab_state_hosts); do [[ $wanted == *" $h "* ]] || extra+=("$h"); done
   if ((${#extra[@]})); then

@@ -30,7 +30,7 @@ lab_ensure_host_packages() {
 lab_rootfs_customize() {
   local d=$1 unit
   # Nothing runs that the hosts do not need; Ansible enables mariadb/rabbitmq/haproxy on infra.
-  systemctl --root="$d" mask console-getty.service
+  systemctl --root="$d" mask --quiet console-getty.service
   for unit in mariadb.service rabbitmq-server.service haproxy.service epmd.service epmd.socket \
     apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer; do
     if [[ -e $d/lib/systemd/system/$unit ]]; then systemctl --root="$d" disable --quiet "$unit"; fi
@@ -40,6 +40,9 @@ lab_rootfs_customize() {
   rm -f "$d"/etc/ssh/ssh_host_*
   : >"$d/etc/machine-id"
   echo localhost >"$d/etc/hostname"
+  # Hosts have no route out of the lab and no DNS: lab names are in /etc/hosts (written per host).
+  rm -f "$d/etc/resolv.conf"
+  echo '# rolling-lab: no DNS; lab host names are in /etc/hosts' >"$d/etc/resolv.conf"
   cat >"$d/etc/ssh/sshd_config.d/rolling-lab.conf" <<'EOF'
 # rolling-lab: root by key only, one host key generated per host.
 PermitRootLogin prohibit-password
@@ -143,6 +146,12 @@ lab_cgroup_remove() {
   done
 }
 
+lab_nspawn_cleanup() {
+  if mountpoint -q "$1/merged"; then umount "$1/merged" || umount -l "$1/merged"; fi
+  lab_cgroup_remove "$2"
+  rm -rf --one-file-system "$1"
+}
+
 # lab_nspawn_run <rootfs_dir> <cmd...>
 #   Run one command in a throw-away container: a fresh overlayfs on top of <rootfs_dir> (read-only
 #   lower; all writes are discarded afterwards), started with
@@ -179,12 +188,7 @@ lab_nspawn_run() (
   tmp=$(mktemp -d "$LAB_CACHE/tmp/run.XXXXXX")
   local cg
   cg=run-${tmp##*.}
-  cleanup() {
-    if mountpoint -q "$tmp/merged"; then umount "$tmp/merged" || umount -l "$tmp/merged"; fi
-    lab_cgroup_remove "$cg"
-    rm -rf --one-file-system "$tmp"
-  }
-  trap cleanup EXIT
+  trap 'lab_nspawn_cleanup "$tmp" "$cg"' EXIT
   mkdir "$tmp/upper" "$tmp/work" "$tmp/merged"
   mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$tmp/upper,workdir=$tmp/work" "$tmp/merged"
   (
