@@ -147,14 +147,18 @@ lab_release_build_one() {
 
 lab_build_releases() {
   (($# > 0)) || lab_die "usage: lab_build_releases <release>..."
-  local rel svc ver todo=() failed=0 running=0 start=$EPOCHREALTIME
+  local rel svc ver todo=() failed=0 missing=0 start=$EPOCHREALTIME
   for rel in "$@"; do
     [[ -f $LAB_RELEASES_SRC/$rel/release.yml ]] || lab_die "unknown release '$rel' (no lab/releases/$rel/release.yml)"
     mkdir -p "$LAB_CACHE/releases/$rel"
     while read -r svc ver; do
       local set=$LAB_RELEASES_SRC/$rel/$svc.txt pkg=$svc
       [[ $svc == placement ]] && pkg=openstack-placement
-      [[ -f $set ]] || lab_die "$rel: no frozen set $set (lab/releases/freeze.sh $rel $svc)"
+      if [[ ! -f $set ]]; then
+        lab_log "ERROR: $rel: no frozen set $set (make it with lab/releases/freeze.sh $rel $svc)"
+        missing=$((missing + 1))
+        continue
+      fi
       grep -qixF "$pkg==$ver" "$set" || lab_die "$rel: $set does not pin $pkg==$ver (release.yml says $ver)"
       lab_release_current "$rel" "$svc" "$ver" || todo+=("$rel $svc $ver")
     done < <(lab_release_services "$rel")
@@ -162,26 +166,29 @@ lab_build_releases() {
     mv -f "$LAB_CACHE/releases/$rel/.release.yml.tmp" "$LAB_CACHE/releases/$rel/release.yml"
   done
   if ((${#todo[@]} == 0)); then
-    lab_log "release venvs of $* are current"
-    return 0
+    ((missing == 0)) && lab_log "release venvs of $* are current"
+    return "$((missing > 0))"
   fi
   if [[ -z ${LAB_ROOTFS:-} ]]; then lab_rootfs_build; fi
   lab_log "building ${#todo[@]} venv(s) in containers of $LAB_ROOTFS, $LAB_RELEASES_JOBS at a time"
-  local job
+  # Explicit pids for wait -n: a bare `wait -n` may also collect the process substitution above.
+  local job pids=() done_pid rc
+  _lab_release_reap() {
+    rc=0
+    wait -n -p done_pid "${pids[@]}" || rc=$?
+    ((rc == 0)) || failed=$((failed + 1))
+    local p keep=()
+    for p in "${pids[@]}"; do [[ $p == "$done_pid" ]] || keep+=("$p"); done
+    pids=("${keep[@]}")
+  }
   for job in "${todo[@]}"; do
-    if ((running >= LAB_RELEASES_JOBS)); then
-      wait -n || failed=$((failed + 1))
-      running=$((running - 1))
-    fi
+    while ((${#pids[@]} >= LAB_RELEASES_JOBS)); do _lab_release_reap; done
     # shellcheck disable=SC2086 # job is "release service version"
     lab_release_build_one $job &
-    running=$((running + 1))
+    pids+=("$!")
   done
-  while ((running > 0)); do
-    wait -n || failed=$((failed + 1))
-    running=$((running - 1))
-  done
+  while ((${#pids[@]} > 0)); do _lab_release_reap; done
   lab_log "$(awk -v s="$start" -v e="$EPOCHREALTIME" -v n="${#todo[@]}" -v f="$failed" \
     'BEGIN { printf "release venvs: %d built in %.1f s%s", n - f, e - s, (f ? ", " f " FAILED" : "") }')"
-  ((failed == 0))
+  ((failed + missing == 0))
 }
