@@ -331,7 +331,7 @@ lab_state_hosts() {
 # lab_down: remove everything the lab made (hosts, netns, veths, bridge, mounts, cgroups, $LAB_STATE).
 # Safe to run twice and when nothing exists. Keeps $LAB_CACHE (except throw-away run overlays).
 lab_down() {
-  local hosts c d m
+  local hosts c d
   mapfile -t hosts < <(lab_state_hosts)
   ((${#hosts[@]} == 0)) || lab_hosts_stop "${hosts[@]}"
   # leftovers of interrupted lab_nspawn_run calls
@@ -340,8 +340,8 @@ lab_down() {
       [[ -d $d ]] && lab_cgroup_remove "$(basename "$d")"
     done
   done
-  # any mount left under the state dir or the run overlays, deepest first
-  while read -r m; do lab_umount "$m"; done < <(findmnt -rn -o TARGET | grep -E "^($LAB_STATE|$LAB_CACHE/tmp)/" | sort -r)
+  # any mount left under the state dir, run overlays or an interrupted rootfs build
+  lab_umount_under "$LAB_STATE" "$LAB_CACHE/tmp" "$LAB_CACHE"/rootfs/.build-*
   if ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then ip link del "$LAB_BRIDGE"; fi
   if [[ -e $LAB_STATE/run-netns-created && -d /run/netns && -z $(ls -A /run/netns) ]]; then
     lab_umount /run/netns

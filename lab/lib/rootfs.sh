@@ -77,6 +77,7 @@ lab_rootfs_build() {
   [[ -e $dir/$LAB_ROOTFS_MARKER ]] && return 0
   command -v mmdebstrap >/dev/null || lab_die "mmdebstrap missing (lab_ensure_host_packages installs it)"
   tmp=$LAB_CACHE/rootfs/.build-$key
+  lab_umount_under "$tmp" # an interrupted mmdebstrap leaves proc, sys, dev/* mounted
   rm -rf --one-file-system "$tmp" "$dir"
   mkdir -p "$LAB_CACHE/rootfs"
   lab_log "building rootfs $key (mmdebstrap $LAB_ROOTFS_SUITE, a few minutes)"
@@ -99,6 +100,16 @@ lab_rootfs_build() {
   date -u +%FT%TZ >"$tmp/$LAB_ROOTFS_MARKER"
   mv "$tmp" "$dir"
   lab_rootfs_prune "$key"
+}
+
+# lab_umount_under <dir>...: unmount everything mounted under (or on) the dirs, deepest first.
+lab_umount_under() {
+  local d m
+  for d in "$@"; do
+    while read -r m; do
+      umount "$m" || umount -l "$m"
+    done < <(findmnt -rn -o TARGET | awk -v d="$d" 'index($0, d "/") == 1 || $0 == d' | sort -r)
+  done
 }
 
 # lab_rootfs_prune <key>: drop cached images of other keys that no lab host is using.
