@@ -90,7 +90,13 @@ lab_host_prepare() {
 }
 
 # ---------------------------------------------------------------- processes
-lab_pid_alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
+# lab_pid_alive <pid>: the process exists and is not a zombie (PID 1 here may reap orphans late).
+lab_pid_alive() {
+  local stat
+  [[ -n $1 ]] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != [ZX] ]]
+}
 lab_host_launcher_pid() { cat "$(lab_host_dir "$1")/launcher.pid" 2>/dev/null || true; }
 
 # lab_host_running <h>: the host's launcher is alive (it restarts nspawn on reboot).
@@ -174,7 +180,11 @@ lab_hosts_stop() {
   local h pid deadline left
   for h in "$@"; do
     pid=$(lab_host_launcher_pid "$h")
-    if lab_pid_alive "$pid"; then kill -TERM "$pid"; fi
+    # SIGTERM to the launcher (it passes it on to nspawn); without a launcher, to nspawn itself.
+    lab_pid_alive "$pid" || pid=$(cat "$(lab_host_dir "$h")/nspawn.pid" 2>/dev/null || true)
+    if lab_pid_alive "$pid" && grep -qE "/$LAB_CGROUP_NAME/$h(/|\$)" "/proc/$pid/cgroup" 2>/dev/null; then
+      kill -TERM "$pid"
+    fi
   done
   deadline=$((EPOCHSECONDS + LAB_STOP_TIMEOUT))
   while ((EPOCHSECONDS < deadline)); do
