@@ -83,7 +83,9 @@ else
   rm -rf "$new"
   # Own dir per build, files moved into the shared wheelhouse one by one (atomic rename), so
   # two builds at once never read a half-written wheel.
-  "$venv/bin/pip" wheel -q --no-deps -r /stage/set.txt -w "$new"
+  # --use-pep517: sdists without pyproject.toml (uWSGI) build in an isolated env with setuptools
+  # and wheel from PyPI; the venv's own pip 23 has no `wheel` to run setup.py bdist_wheel.
+  "$venv/bin/pip" wheel -q --use-pep517 --no-deps -r /stage/set.txt -w "$new"
   pipinst --find-links "$new"
   for f in "$new"/*.whl; do mv -f "$f" "$wh/"; done
   rm -rf "$new"
