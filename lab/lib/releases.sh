@@ -76,16 +76,34 @@ mkdir -p "$wh" /pipcache/tmp /opt/openstack/venvs
 t "python3 -m venv $venv ($(python3 --version))"
 python3 -m venv "$venv"
 pipinst() { "$venv/bin/pip" install -q --no-deps --no-index --find-links "$wh" "$@" -r /stage/set.txt; }
-if pipinst 2>/dev/null; then
+# Lines of set.txt with no wheel of that name and version in the wheelhouse yet.
+missing() {
+  python3 - "$wh" /stage/set.txt <<'PY'
+import os, re, sys
+norm = lambda n: re.sub(r'[-_.]+', '_', n).lower()
+have = set()
+for f in os.listdir(sys.argv[1]):
+    if f.endswith('.whl'):
+        name, version = f.split('-')[:2]
+        have.add((norm(name), version))
+for line in open(sys.argv[2]):
+    req = line.split('#')[0].strip()
+    if '==' in req and (norm(req.split('==')[0]), req.split('==')[1]) not in have:
+        print(req)
+PY
+}
+missing >/tmp/missing.txt
+if [[ ! -s /tmp/missing.txt ]] && pipinst 2>/dev/null; then
   t "installed from the wheelhouse (offline)"
 else
-  t "wheelhouse incomplete: pip wheel --no-deps -r set.txt (PyPI)"
+  [[ -s /tmp/missing.txt ]] || cp /stage/set.txt /tmp/missing.txt
+  t "fetching $(grep -c . /tmp/missing.txt) wheel(s) missing from the wheelhouse: pip wheel --no-deps (PyPI)"
   rm -rf "$new"
   # Own dir per build, files moved into the shared wheelhouse one by one (atomic rename), so
   # two builds at once never read a half-written wheel.
   # --use-pep517: sdists without pyproject.toml (uWSGI) build in an isolated env with setuptools
   # and wheel from PyPI; the venv's own pip 23 has no `wheel` to run setup.py bdist_wheel.
-  "$venv/bin/pip" wheel -q --use-pep517 --no-deps -r /stage/set.txt -w "$new"
+  "$venv/bin/pip" wheel -q --use-pep517 --no-deps -r /tmp/missing.txt -w "$new"
   pipinst --find-links "$new"
   for f in "$new"/*.whl; do mv -f "$f" "$wh/"; done
   rm -rf "$new"
