@@ -66,14 +66,16 @@ lab_host_addr() { echo "$LAB_SUBNET.$(lab_host_octet "$1")"; }
 lab_host_mac() { printf '02:72:6c:00:00:%02x\n' "$(lab_host_octet "$1")"; }
 lab_host_dir() { echo "$LAB_STATE/hosts/$1"; }
 
-# lab_lock: serialise lab runs. Locks the cache directory itself (it outlives `down`), so the lock
-# leaves no file behind. Held until the calling process exits.
+# lab_lock: serialise lab runs machine-wide (bridge, netns, cgroup names are global, whatever
+# LAB_STATE or LAB_CACHE say). The lock file is the only thing `down` leaves (removing it would break
+# the lock for waiters). Held until the calling process exits; launchers close it.
+LAB_LOCK=${LAB_LOCK:-/run/lock/rolling-lab.lock}
 lab_lock() {
-  mkdir -p "$LAB_CACHE"
-  exec {LAB_LOCK_FD}<"$LAB_CACHE"
+  mkdir -p "$(dirname "$LAB_LOCK")"
+  exec {LAB_LOCK_FD}>>"$LAB_LOCK"
   flock -w 5 "$LAB_LOCK_FD" && return 0
-  lab_log "another lab run holds the lock on $LAB_CACHE; waiting up to 30 min"
-  flock -w 1800 "$LAB_LOCK_FD" || lab_die "timed out waiting for the lab lock on $LAB_CACHE"
+  lab_log "another lab run holds $LAB_LOCK; waiting up to 30 min"
+  flock -w 1800 "$LAB_LOCK_FD" || lab_die "timed out waiting for the lab lock $LAB_LOCK"
 }
 
 LAB_SSH_OPTS=(-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null

@@ -344,21 +344,29 @@ lab_down() {
   local hosts c d
   mapfile -t hosts < <(lab_state_hosts)
   ((${#hosts[@]} == 0)) || lab_hosts_stop "${hosts[@]}"
-  # leftovers of interrupted lab_nspawn_run calls
-  for c in "${LAB_CGROUP_HIERARCHIES[@]}"; do
-    for d in "/sys/fs/cgroup/$c/$LAB_CGROUP_NAME"/run-*; do
-      [[ -d $d ]] && lab_cgroup_remove "$(basename "$d")"
-    done
+  # leftovers of interrupted lab_nspawn_run calls; one still running (a caller that did not take
+  # the lab lock) is left alone
+  local runs=() r
+  for d in "$LAB_CACHE"/tmp/run.* /sys/fs/cgroup/{systemd,unified}/"$LAB_CGROUP_NAME"/run-*; do
+    [[ -d $d ]] && runs+=("${d##*[.-]}")
   done
-  # any mount left under the state dir, run overlays or an interrupted rootfs build
-  lab_umount_under "$LAB_STATE" "$LAB_CACHE/tmp" "$LAB_CACHE"/rootfs/.build-*
+  for r in $(printf '%s\n' "${runs[@]}" | sort -u); do
+    if [[ -n $(lab_cgroup_procs "run-$r") ]]; then
+      lab_log "lab_nspawn_run $r is still running: left alone"
+      continue
+    fi
+    lab_umount_under "$LAB_CACHE/tmp/run.$r"
+    rm -rf --one-file-system "$LAB_CACHE/tmp/run.$r"
+    lab_cgroup_remove "run-$r"
+  done
+  lab_umount_under "$LAB_STATE" # anything else mounted under the state dir
   if ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then ip link del "$LAB_BRIDGE"; fi
   if [[ -e $LAB_STATE/run-netns-created && -d /run/netns && -z $(ls -A /run/netns) ]]; then
     lab_umount /run/netns
     rmdir /run/netns
   fi
   if findmnt -rn -o TARGET | grep -q "^$LAB_STATE/"; then lab_die "mounts remain under $LAB_STATE; not removing it"; fi
-  rm -rf --one-file-system "$LAB_STATE" "$LAB_CACHE"/tmp/run.*
+  rm -rf --one-file-system "$LAB_STATE"
   for c in "${LAB_CGROUP_HIERARCHIES[@]}"; do rmdir "/sys/fs/cgroup/$c/$LAB_CGROUP_NAME" 2>/dev/null || true; done
   return 0
 }
