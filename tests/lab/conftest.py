@@ -125,6 +125,8 @@ def cloud(clouds_yaml):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs the lab up (lab/bin/lab up); fails otherwise")
+    # openstacksdk's own deprecation notices (RemovedInSDK50Warning, ...) say nothing about the lab
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:openstack")
 
 
 class Pending(str):
