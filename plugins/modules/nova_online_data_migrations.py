@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) rolling.openstack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: nova_online_data_migrations
+short_description: Run Nova's online data migrations in chunks until they are done
+version_added: 0.1.0
+author: rolling.openstack contributors (@rolling-openstack)
+description:
+  - Runs C(nova-manage db online_data_migrations --max-count N) on a Nova controller host again and again, as Nova
+    asks. Exit code 1 means some rows were migrated and there may be more, so the module waits O(throttle) seconds
+    and runs it again (at most O(max_runs) times); exit code 0 means nothing is left, and the module succeeds.
+  - Exit code 2 (some migrations failed and none could make progress) fails the module with the migrations table
+    Nova printed; any other exit code (127 invalid input, 255 an exception) fails it with Nova's output. All
+    output is scrubbed of database and message-queue credentials.
+  - Returns the migrations table summed over the runs, the number of runs, and C(changed=true) when any row
+    was migrated.
+  - B(Run it only after every Nova service, computes included, runs the new release.) Online data migrations move
+    data to the format of the new code; old services may not understand it. Nova's documented order is all
+    services upgraded, then online data migrations, then unpin. They must be complete before the next release's
+    C(nova-manage db sync), which refuses to run while rows are left to migrate.
+notes:
+  - C(nova-manage db online_data_migrations) works on the API database and on the one cell database of
+    C([database] connection) in O(config_files); it does not fan out to other cells. To migrate another cell
+    (cell0 included, which holds the servers that failed to schedule), run the module again with a configuration
+    file that points C([database] connection) at that cell's database (for example a second entry in
+    O(config_files) that only sets it).
+  - Nova writes its log (C(nova-manage.log) under C([DEFAULT] log_dir), when set) as the user running the module;
+    run the task as Nova's user (C(become_user)) where a root-owned log file would be a problem.
+  - The total_needed column is Nova's "rows found" per run; summed over runs, rows still pending are counted once
+    per run.
+options:
+  max_count:
+    description:
+      - The C(--max-count) of each run, the most rows one run migrates. Small chunks keep each transaction short
+        on a live cloud.
+    type: int
+    default: 50
+  throttle:
+    description:
+      - Seconds to wait between two runs, to spread the load on the database.
+    type: float
+    default: 1.0
+  max_runs:
+    description:
+      - The most runs to make. When Nova still reports more to do after this many runs the module fails (a re-run
+        continues where it stopped).
+    type: int
+    default: 1000
+  nova_venv:
+    description:
+      - The virtualenv Nova is installed in on this host, for example C(/opt/openstack/venvs/nova-34.0.0). Its
+        C(bin/nova-manage) is run, so give the venv of the B(new) release.
+      - Leave unset for a distribution-packaged Nova (C(nova-manage) on C(PATH)); see O(nova_manage_cmd).
+    type: path
+  nova_manage_cmd:
+    description:
+      - The C(nova-manage) to run, a path or a name on C(PATH). Overrides O(nova_venv).
+      - Default is C(<nova_venv>/bin/nova-manage), or C(nova-manage) on C(PATH) without O(nova_venv).
+    type: str
+  config_files:
+    description:
+      - Nova configuration files, in order, as C(--config-file) arguments.
+    type: list
+    elements: path
+    default: [/etc/nova/nova.conf]
+  config_dir:
+    description:
+      - A directory of further configuration files (C(--config-dir)), such as C(/etc/nova/nova.conf.d).
+    type: path
+extends_documentation_fragment:
+  - rolling.openstack.attributes
+attributes:
+  check_mode:
+    support: partial
+    details:
+      - In check mode nothing is run; the module returns the command it would run in RV(cmd) and C(changed=false),
+        since Nova cannot tell how many rows are left without migrating them.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - Once every migration is done a run migrates nothing and reports no change.
+seealso:
+  - module: rolling.openstack.nova_service_version_info
+    description: Check that no service of the old release is left before migrating.
+  - name: nova-manage db online_data_migrations
+    description: Nova's documentation of the command and its exit codes.
+    link: https://docs.openstack.org/nova/latest/cli/nova-manage.html#db-online-data-migrations
+"""
+
+EXAMPLES = r"""
+- name: Complete the online data migrations after every service runs the new release
+  rolling.openstack.nova_online_data_migrations:
+    nova_venv: /opt/openstack/venvs/nova-34.0.0
+    max_count: 100
+    throttle: 2
+  register: nova_odm
+  run_once: true
+  become: true
+  become_user: nova
+
+- name: Show what was migrated
+  ansible.builtin.debug:
+    msg: "{{ nova_odm.migrations | selectattr('completed') | list }} in {{ nova_odm.runs }} runs"
+
+- name: The same for a second cell, whose database a config snippet names
+  rolling.openstack.nova_online_data_migrations:
+    nova_venv: /opt/openstack/venvs/nova-34.0.0
+    config_files:
+      - /etc/nova/nova.conf
+      - /etc/nova/cell2-database.conf
+  run_once: true
+"""
+
+RETURN = r"""
+cmd:
+  description: The command run each time (or that would run, in check mode).
+  returned: always
+  type: str
+  sample: /opt/openstack/venvs/nova-34.0.0/bin/nova-manage --config-file /etc/nova/nova.conf db online_data_migrations --max-count 50
+runs:
+  description: How many times the command ran (0 in check mode).
+  returned: always
+  type: int
+  sample: 3
+complete:
+  description: Whether Nova reported that nothing is left to migrate (exit code 0).
+  returned: always
+  type: bool
+  sample: true
+migrations:
+  description: Nova's migrations table, summed over the runs, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The migration.
+      type: str
+      sample: populate_queued_for_delete
+    total_needed:
+      description: Rows found that need the migration, summed over the runs.
+      type: int
+      sample: 2
+    completed:
+      description: Rows migrated, summed over the runs.
+      type: int
+      sample: 2
+run_results:
+  description: One entry per run.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    rc:
+      description: The exit code of the run.
+      type: int
+      sample: 1
+    completed:
+      description: Rows migrated in this run.
+      type: int
+      sample: 50
+    errors:
+      description: The migrations Nova reported as failing in this run (its "Error attempting to run" lines).
+      type: list
+      elements: str
+      sample: []
+migrated:
+  description: Rows migrated in all runs.
+  returned: always
+  type: int
+  sample: 2
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import (
+    check_config_files,
+    command_text,
+    config_args,
+    find_tool,
+    nova_host_argument_spec,
+    parse_online_migrations,
+    run_tool,
+    sum_migrations,
+    tail,
+)
+
+
+def _table_text(out):
+    """The migrations table of nova-manage's output (its separator and | lines), for an error message."""
+    lines = [line for line in (out or '').splitlines() if line.strip()[:1] in ('+', '|')]
+    return '\n'.join(lines)
+
+
+def main():
+    argument_spec = nova_host_argument_spec(
+        max_count=dict(type='int', default=50),
+        throttle=dict(type='float', default=1.0),
+        max_runs=dict(type='int', default=1000),
+        nova_manage_cmd=dict(type='str'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    for name, minimum in (('max_count', 1), ('max_runs', 1), ('throttle', 0)):
+        if params[name] < minimum:
+            module.fail_json(msg='%s must be at least %s, got %s' % (name, minimum, params[name]))
+
+    check_config_files(module)
+    manage = find_tool(module, 'nova-manage', 'nova_manage_cmd')
+    argv = [manage] + config_args(params) + ['db', 'online_data_migrations', '--max-count', '%d' % params['max_count']]
+    result = dict(changed=False, cmd=command_text(argv), runs=0, complete=False, migrations=[], run_results=[],
+                  migrated=0)
+    if module.check_mode:
+        module.exit_json(msg='check mode: would run %s until it exits 0' % result['cmd'], **result)
+
+    totals = {}
+
+    def finish(**extra):
+        result['migrations'] = [totals[name] for name in sorted(totals)]
+        result['migrated'] = sum(r['completed'] for r in result['migrations'])
+        result['changed'] = result['migrated'] > 0
+        result.update(extra)
+        return result
+
+    while result['runs'] < params['max_runs']:
+        if result['runs']:
+            time.sleep(params['throttle'])
+        rc, out, err = run_tool(module, argv)
+        result['runs'] += 1
+        rows, errors = parse_online_migrations(out)
+        sum_migrations(totals, rows)
+        result['run_results'].append(dict(rc=rc, completed=sum(r['completed'] for r in rows), errors=errors))
+        if rc == 0:
+            module.exit_json(msg='online data migrations complete after %d run(s)' % result['runs'],
+                             **finish(complete=True))
+        if rc == 1:
+            continue
+        if rc == 2:
+            module.fail_json(
+                msg='nova-manage db online_data_migrations exited 2 in run %d: some migrations failed and none '
+                    'could make progress; see the table and nova-manage.log, fix the cause, then run again.\n%s\n%s'
+                    % (result['runs'], '\n'.join(errors), _table_text(out)),
+                rc=rc, stdout=out, stderr=err, **finish())
+        what = {127: 'invalid input', 255: 'an error'}.get(rc, 'an unexpected exit code')
+        module.fail_json(msg='nova-manage db online_data_migrations exited %d (%s) in run %d:\n%s'
+                             % (rc, what, result['runs'], tail(out + '\n' + err)),
+                         rc=rc, stdout=out, stderr=err, **finish())
+    module.fail_json(msg='nova-manage db online_data_migrations still reports more to do after max_runs=%d runs of '
+                         '--max-count %d: run the module again (it continues where it stopped) or raise max_runs '
+                         'or max_count' % (params['max_runs'], params['max_count']), **finish())
+
+
+if __name__ == '__main__':
+    main()
