@@ -145,9 +145,13 @@ lab_release_build_one() {
     fi
   fi
   rm -f "$outdir/.$name.tar.zst.tmp"
-  # shellcheck disable=SC2034 # read by lab_nspawn_run
-  local LAB_NSPAWN_ARGS=(--bind-ro="$stage:/stage" --bind="$outdir:/out" --bind="$LAB_CACHE/pip:/pipcache")
+  # shellcheck disable=SC2034,SC2054 # read by lab_nspawn_run; commas are tmpfs options
+  # The venv is built in a tmpfs at its final path: faster on a busy disk, and the throw-away
+  # overlay is not left with a 400 MB tree to delete.
+  local LAB_NSPAWN_ARGS=(--bind-ro="$stage:/stage" --bind="$outdir:/out" --bind="$LAB_CACHE/pip:/pipcache"
+    --tmpfs=/opt/openstack/venvs:mode=0755,size=3G --tmpfs=/tmp:mode=1777,size=3G)
   lab_nspawn_run "$LAB_ROOTFS" bash /stage/build.sh "$svc" "$ver" >"$outdir/$name.log" 2>&1 || rc=$?
+  echo "host: $(date -u +%T) container exited (rc=$rc)" >>"$outdir/$name.log"
   rm -rf "$stage"
   if ((rc == 0)) && [[ -s $outdir/.$name.tar.zst.tmp ]]; then
     mv -f "$outdir/.$name.tar.zst.tmp" "$outdir/$name.tar.zst"
