@@ -16,10 +16,12 @@ their passwords.
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import re
 import shlex
+
 
 def nova_host_argument_spec(**extra):
     """The options of every module that runs Nova's tools on a host (each module documents them), plus extra."""
@@ -43,6 +45,9 @@ _PASSWORD_RE = re.compile(r'((?:password|passwd|pwd|secret|token)["\']?\s*[=:]\s
                           re.IGNORECASE)
 
 SCRUBBED = '***'
+# Shorter known secrets are not replaced on their own (a password "nova" would mangle every "nova-compute");
+# URL credentials are replaced whatever their length.
+MIN_SECRET_LENGTH = 6
 
 
 def scrub(text, secrets=()):
@@ -50,10 +55,55 @@ def scrub(text, secrets=()):
     if text is None:
         return None
     text = '%s' % text
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+    for secret in sorted((s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True):
         text = text.replace(secret, SCRUBBED)
     text = _URL_CREDENTIALS_RE.sub(r'\1' + SCRUBBED + '@', text)
     return _PASSWORD_RE.sub(r'\1' + SCRUBBED, text)
+
+
+# Option names whose values are secrets, in any section of nova's configuration files.
+_SECRET_OPTION_RE = re.compile(r'^(connection|slave_connection|transport_url|.*password|.*passwd|.*secret.*|.*_token)$',
+                               re.IGNORECASE)
+
+
+def config_secrets(params):
+    """The secret values of the module's config_files and config_dir (passwords, connection and transport URLs).
+
+    Best effort, with a plain INI reader: scrub() replaces these values wherever Nova's tools print them, even in
+    forms that do not look like a URL. Unreadable or unparsable files give nothing.
+    """
+    paths = list(params.get('config_files') or [])
+    config_dir = params.get('config_dir')
+    if config_dir and os.path.isdir(config_dir):
+        paths += sorted(os.path.join(config_dir, f) for f in os.listdir(config_dir) if f.endswith('.conf'))
+    secrets = set()
+    for path in paths:
+        parser = configparser.RawConfigParser(strict=False, delimiters=('=', ':'))
+        try:
+            parser.read(path)
+        except (configparser.Error, IOError, OSError, UnicodeDecodeError):
+            continue
+        for section in [configparser.DEFAULTSECT] + parser.sections():
+            items = parser.defaults().items() if section == configparser.DEFAULTSECT else parser.items(section)
+            for key, value in items:
+                value = (value or '').strip()
+                if value and (_SECRET_OPTION_RE.search(key) or ('://' in value and '@' in value)):
+                    secrets.add(value)
+                    secrets.update(_url_passwords(value))
+    return sorted(secrets)
+
+
+def _url_passwords(value):
+    """The user:password parts and passwords of the URL(s) in value (transport URLs may list several hosts)."""
+    found = []
+    match = re.match(r'^[^:/]+://(.*)@', value)
+    if match:
+        for userinfo in match.group(1).split(','):
+            userinfo = userinfo.rsplit('@', 1)[0] if '@' in userinfo else userinfo
+            found.append(userinfo)
+            if ':' in userinfo:
+                found.append(userinfo.split(':', 1)[1])
+    return found
 
 
 def config_args(params):
@@ -163,11 +213,25 @@ def command_text(argv):
     return ' '.join(shlex.quote('%s' % a) for a in argv)
 
 
-def run_tool(module, argv, data=None):
-    """Run argv without a shell and in the C locale; return (rc, stdout, stderr), both scrubbed."""
+def run_tool(module, argv, data=None, scrub_output=True):
+    """Run argv without a shell and in the C locale; return (rc, stdout, stderr, secrets).
+
+    stdout and stderr are scrubbed of URL credentials and of the secret values of the module's configuration
+    files (secrets), unless scrub_output is false: then the caller must scrub what it returns with secrets.
+    """
+    secrets = config_secrets(module.params)
     rc, out, err = module.run_command(argv, data=data, environ_update=dict(TOOL_ENVIRONMENT),
                                       expand_user_and_vars=False)
-    return rc, scrub(out or ''), scrub(err or '')
+    out, err = out or '', err or ''
+    if scrub_output:
+        out, err = scrub(out, secrets), scrub(err, secrets)
+    return rc, out, err, secrets
+
+
+def last_line(text):
+    """The last non-empty line of a tool's output (the exception of a traceback), or ''."""
+    lines = [line.strip() for line in (text or '').splitlines() if line.strip()]
+    return lines[-1] if lines else ''
 
 
 def tail(text, lines=40):

@@ -190,6 +190,7 @@ from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage imp
     command_text,
     config_args,
     find_tool,
+    last_line,
     nova_host_argument_spec,
     parse_online_migrations,
     run_tool,
@@ -237,7 +238,7 @@ def main():
     while result['runs'] < params['max_runs']:
         if result['runs']:
             time.sleep(params['throttle'])
-        rc, out, err = run_tool(module, argv)
+        rc, out, err, _secrets = run_tool(module, argv)
         result['runs'] += 1
         rows, errors = parse_online_migrations(out)
         sum_migrations(totals, rows)
@@ -254,8 +255,8 @@ def main():
                     % (result['runs'], '\n'.join(errors), _table_text(out)),
                 rc=rc, stdout=out, stderr=err, **finish())
         what = {127: 'invalid input', 255: 'an error'}.get(rc, 'an unexpected exit code')
-        module.fail_json(msg='nova-manage db online_data_migrations exited %d (%s) in run %d:\n%s'
-                             % (rc, what, result['runs'], tail(out + '\n' + err)),
+        module.fail_json(msg='nova-manage db online_data_migrations exited %d (%s) in run %d: %s\n%s'
+                             % (rc, what, result['runs'], last_line(out + '\n' + err), tail(out + '\n' + err)),
                          rc=rc, stdout=out, stderr=err, **finish())
     module.fail_json(msg='nova-manage db online_data_migrations still reports more to do after max_runs=%d runs of '
                          '--max-count %d: run the module again (it continues where it stopped) or raise max_runs '

@@ -362,7 +362,7 @@ def remember(url):
     match = re.match(r'^[^:]+://([^@]*)@', url)
     if match:
         for part in [match.group(1)] + match.group(1).split(':', 1)[1:]:
-            if len(part) >= 4:
+            if len(part) >= 6:
                 SECRETS.add(part)
 
 
@@ -605,21 +605,23 @@ def main():
     check_config_files(module)
     python = find_python(module)
     argv = [python, '-'] + config_args(module.params)
-    rc, out, err = run_tool(module, argv, data=_SNIPPET)
+    # The document is parsed unscrubbed (a scrubbed short secret could mangle it); every text from the snippet
+    # or its output that the module returns goes through scrub() with the configuration's secrets.
+    rc, out, err, secrets = run_tool(module, argv, data=_SNIPPET, scrub_output=False)
     doc = _snippet_document(out)
     if doc is None:
         module.fail_json(msg='could not read the nova services with %s (rc %d): %s'
-                             % (python, rc, tail(err or out, 20) or 'no output'), rc=rc)
+                             % (python, rc, scrub(tail(err or out, 20), secrets) or 'no output'), rc=rc)
     if doc.get('error') or rc != 0:
         module.fail_json(msg='could not read the nova services with %s: %s'
-                             % (python, scrub(doc.get('error')) or tail(err, 20)), rc=rc)
+                             % (python, scrub(doc.get('error') or tail(err, 20), secrets)), rc=rc)
     failed_cells = [c for c in doc['cells'] if c.get('error')]
     result = _analyse(doc, module.params['expected_hosts'], module.params['stale_after'])
     if failed_cells:
         module.fail_json(msg='could not read the services of cell %s: the minimum service versions would be '
                              'wrong without them. Fix the cell database connection (nova-manage cell_v2 '
                              'list_cells --verbose shows it) or the database server.'
-                             % '; '.join('%s (%s): %s' % (c['name'], c['uuid'], scrub(c['error']))
+                             % '; '.join('%s (%s): %s' % (c['name'], c['uuid'], scrub(c['error'], secrets))
                                          for c in failed_cells), **result)
     module.exit_json(changed=False, **result)
 

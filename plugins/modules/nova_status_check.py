@@ -140,6 +140,7 @@ from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage imp
     command_text,
     config_args,
     find_tool,
+    last_line,
     nova_host_argument_spec,
     parse_upgrade_check,
     run_tool,
@@ -161,7 +162,7 @@ def main():
     status = find_tool(module, 'nova-status', 'nova_status_cmd')
     # oslo.config options go before the sub-command: nova-status [--config-file F] upgrade check
     argv = [status] + config_args(module.params) + ['upgrade', 'check']
-    rc, out, err = run_tool(module, argv)
+    rc, out, err, _secrets = run_tool(module, argv)
     checks = parse_upgrade_check(out)
     warnings = [c for c in checks if c['result'] == 'Warning']
     failures = [c for c in checks if c['result'] == 'Failure']
@@ -178,9 +179,9 @@ def main():
     if rc == 2:
         module.fail_json(msg='nova upgrade checks failed: %s' % (_describe(failures) or tail(out)),
                          stderr=err, **result)
-    module.fail_json(msg='%s exited %d (%s):\n%s'
+    module.fail_json(msg='%s exited %d (%s): %s\n%s'
                          % (result['cmd'], rc, 'an error inside nova-status' if rc == 255 else 'unexpected',
-                            tail(out + '\n' + err)),
+                            last_line(out + '\n' + err), tail(out + '\n' + err)),
                      stderr=err, **result)
 
 

@@ -82,8 +82,10 @@ def test_scrub_keeps_the_scheme_and_host_and_other_text():
 def test_scrub_replaces_given_secrets_even_without_a_url():
     assert nm.scrub("could not parse 'nova:S3cretPw@db/nova'", secrets=['S3cretPw']) == \
         "could not parse 'nova:***@db/nova'"
-    # too short to replace safely
-    assert nm.scrub('a b c', secrets=['a']) == 'a b c'
+    # too short to replace safely on its own: a password "nova" must not turn nova-compute into ***-compute
+    assert nm.scrub('nova-compute on cmp1', secrets=['nova']) == 'nova-compute on cmp1'
+    # but URL credentials go whatever their length
+    assert nm.scrub('mysql+pymysql://nova:nova@db/nova', secrets=['nova']) == 'mysql+pymysql://***@db/nova'
 
 
 def test_config_args():
@@ -170,3 +172,65 @@ def test_tail_and_command_text():
     assert nm.tail('\n'.join(str(i) for i in range(10)), lines=3) == '[... 7 lines before]\n7\n8\n9'
     assert nm.command_text(['/bin/nova-manage', '--config-file', '/etc/a b.conf']) == \
         "/bin/nova-manage --config-file '/etc/a b.conf'"
+
+
+NOVA_CONF = """\
+[DEFAULT]
+transport_url = rabbit://openstack:RabbitPw1@10.0.0.1:5672,openstack:RabbitPw1@10.0.0.2:5672/
+service_down_time = 60
+[database]
+connection = nova:NotAUrlPw9@10.0.0.1/nova
+connection_recycle_time = 3600
+[keystone_authtoken]
+password = KsPassword7
+memcache_secret_key = MemcacheKey5
+token_cache_time = 300
+[placement]
+auth_url = http://10.0.0.1:5000/v3
+"""
+
+
+def test_config_secrets_reads_passwords_and_urls_not_other_values(tmp_path):
+    conf = tmp_path / 'nova.conf'
+    conf.write_text(NOVA_CONF)
+    confd = tmp_path / 'nova.conf.d'
+    confd.mkdir()
+    (confd / '10-cell2.conf').write_text('[database]\nconnection = mysql+pymysql://nova:Cell2Pw@db2/nova\n')
+    (confd / 'README').write_text('[x]\npassword = not-a-conf-file\n')
+    secrets = nm.config_secrets(dict(config_files=[str(conf), str(tmp_path / 'missing.conf')],
+                                     config_dir=str(confd)))
+    for secret in ('RabbitPw1', 'nova:NotAUrlPw9@10.0.0.1/nova', 'KsPassword7', 'MemcacheKey5',
+                   'mysql+pymysql://nova:Cell2Pw@db2/nova', 'Cell2Pw'):
+        assert secret in secrets
+    for value in ('3600', '300', '60', 'http://10.0.0.1:5000/v3', 'not-a-conf-file'):
+        assert value not in secrets
+    text = 'parse error for nova:NotAUrlPw9@10.0.0.1/nova after 3600 s, key MemcacheKey5'
+    assert nm.scrub(text, secrets) == 'parse error for *** after 3600 s, key ***'
+
+
+def test_config_secrets_of_a_broken_file(tmp_path):
+    conf = tmp_path / 'nova.conf'
+    conf.write_text('no section header\npassword = x\n')
+    assert nm.config_secrets(dict(config_files=[str(conf)])) == []
+
+
+def test_run_tool_scrubs_config_secrets(tmp_path):
+    from unittest import mock
+    conf = tmp_path / 'nova.conf'
+    conf.write_text(NOVA_CONF)
+    module = mock.MagicMock()
+    module.params = dict(config_files=[str(conf)], config_dir=None)
+    module.run_command.return_value = (255, "Could not parse URL 'nova:NotAUrlPw9@10.0.0.1/nova'", 'KsPassword7')
+    rc, out, err, secrets = nm.run_tool(module, ['nova-manage', 'db', 'version'])
+    assert (rc, out, err) == (255, "Could not parse URL '***'", '***')
+    assert 'KsPassword7' in secrets
+    rc, out, err, secrets = nm.run_tool(module, ['nova-manage', 'db', 'version'], scrub_output=False)
+    assert err == 'KsPassword7'
+    kwargs = module.run_command.call_args.kwargs
+    assert kwargs['environ_update'] == dict(LC_ALL='C.UTF-8', LANG='C.UTF-8', LANGUAGE='C')
+    assert kwargs['expand_user_and_vars'] is False
+
+
+def test_last_line():
+    assert nm.last_line('Traceback:\n  File x\nOperationalError: boom\n\n') == 'OperationalError: boom'
+    assert nm.last_line('') == ''

@@ -462,3 +462,18 @@ def test_snippet_reports_a_failing_cell_scrubbed(run_module, tmp_path, fake_nova
     assert 'could not read the services of cell cell1' in res.result['msg']
     assert 'RuntimeError' in res.result['msg']
     assert 'CellPassw0rd' not in repr(res.result)
+
+
+def test_config_secrets_are_scrubbed_but_do_not_mangle_the_document(run_module, nova_host):
+    with open(nova_host['conf'], 'w') as handle:
+        handle.write('[database]\nconnection = mysql+pymysql://nova:nova@db/nova\n'
+                     '[api_database]\nconnection = nova_api:LongSecret123@db/nova_api\n')
+    cells = document()['cells']
+    cells.append(dict(uuid=CELL2, name='cell2', is_cell0=False, disabled=False, services=[],
+                      error="ArgumentError: cannot parse 'nova_api:LongSecret123@db/nova_api'"))
+    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    assert res.failed
+    assert "cell2 (%s): ArgumentError: cannot parse '***'" % CELL2 in res.result['msg']
+    assert 'LongSecret123' not in repr(res.result)
+    # the password "nova" is too short to replace on its own: the services keep their names
+    assert {s['binary'] for s in res.result['services']} >= {'nova-compute', 'nova-conductor'}
