@@ -61,13 +61,16 @@ INTERFACES = ("public", "internal", "admin")
 
 
 def _user_password_works(auth, username, password, project):
-    """True when the service user can authenticate with the given password."""
-    creds = dict(auth)
-    creds.update(username=username, password=password, project_name=project)
+    """True when the service user can get a token with the given password (one POST)."""
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.identity import v3
+
+    plugin = v3.Password(
+        auth_url=auth["auth_url"], username=username, password=password,
+        user_domain_name=auth.get("user_domain_name", "Default"), project_name=project,
+        project_domain_name=auth.get("project_domain_name", "Default"))
     try:
-        conn = openstack.connect(auth=creds, auth_type="password", region_name=None)
-        conn.authorize()
-        return True
+        return bool(ks_session.Session(auth=plugin, timeout=30).get_token())
     except Exception:  # noqa: BLE001 - any auth failure means "update it"
         return False
 
@@ -97,41 +100,46 @@ def main():
     conn = openstack.connect(auth=auth, auth_type="password", region_name=p["region"])
     domain_id = "default"
 
-    project = conn.identity.find_project(p["service_project"], domain_id=domain_id)
+    # Everything is read with one list call per resource type (keystone is slow per request
+    # when the lab's CPUs are busy), then only what is missing is created.
+    project = next(iter(conn.identity.projects(name=p["service_project"], domain_id=domain_id)), None)
     if project is None:
         changes.append("project %s" % p["service_project"])
         if not check:
             project = conn.identity.create_project(
                 name=p["service_project"], domain_id=domain_id, description="Service users")
 
+    all_roles = {r.name: r for r in conn.identity.roles()}
     roles = {}
     for role_name in p["roles"]:
-        role = conn.identity.find_role(role_name)
+        role = all_roles.get(role_name)
         if role is None:
             changes.append("role %s" % role_name)
             if not check:
                 role = conn.identity.create_role(name=role_name)
         roles[role_name] = role
 
+    services = {(s.type, s.name): s for s in conn.identity.services()}
+    endpoints = {}
+    for ep in conn.identity.endpoints():
+        if ep.region_id == p["region"]:
+            endpoints[(ep.service_id, ep.interface)] = ep
+    users = {u.name: u for u in conn.identity.users(domain_id=domain_id)}
+    assignments = set()
+    if project is not None and project.id:
+        for a in conn.identity.role_assignments(scope_project_id=project.id):
+            assignments.add(((a.user or {}).get("id"), (a.role or {}).get("id")))
+
     for svc in p["services"]:
-        # catalog service
-        service = None
-        for candidate in conn.identity.services(type=svc["type"]):
-            if candidate.name == svc["name"]:
-                service = candidate
+        service = services.get((svc["type"], svc["name"]))
         if service is None:
             changes.append("service %s" % svc["name"])
             if not check:
                 service = conn.identity.create_service(
                     name=svc["name"], type=svc["type"],
                     description=svc.get("description", svc["name"]), is_enabled=True)
-        existing = {}
-        if service is not None and service.id:
-            for ep in conn.identity.endpoints(service_id=service.id):
-                if ep.region_id == p["region"]:
-                    existing[ep.interface] = ep
         for interface in INTERFACES:
-            ep = existing.get(interface)
+            ep = endpoints.get((getattr(service, "id", None), interface))
             if ep is None:
                 changes.append("endpoint %s %s" % (svc["name"], interface))
                 if not check:
@@ -143,29 +151,25 @@ def main():
                 if not check:
                     conn.identity.update_endpoint(ep, url=svc["url"])
 
-        # service user
         if not svc.get("user"):
             continue
-        user = conn.identity.find_user(svc["user"], domain_id=domain_id)
-        if user is None:
+        user = users.get(svc["user"])
+        created = user is None
+        if created:
             changes.append("user %s" % svc["user"])
             if not check:
                 user = conn.identity.create_user(
                     name=svc["user"], password=svc["password"], domain_id=domain_id,
                     default_project_id=project.id, is_enabled=True)
         for role_name, role in roles.items():
-            has = False
-            if user is not None and role is not None and project is not None:
-                has = bool(list(conn.identity.role_assignments(
-                    user_id=user.id, role_id=role.id, scope_project_id=project.id)))
-            if not has:
+            if user is None or role is None or (user.id, role.id) not in assignments:
                 changes.append("role %s for %s" % (role_name, svc["user"]))
                 if not check:
                     conn.identity.assign_project_role_to_user(project, user, role)
-        if user is not None and not check and not any(c == "user %s" % svc["user"] for c in changes):
-            if not _user_password_works(auth, svc["user"], svc["password"], p["service_project"]):
-                changes.append("password of %s" % svc["user"])
-                conn.identity.update_user(user, password=svc["password"])
+        if not created and not check and not _user_password_works(
+                auth, svc["user"], svc["password"], p["service_project"]):
+            changes.append("password of %s" % svc["user"])
+            conn.identity.update_user(user, password=svc["password"])
 
     module.exit_json(changed=bool(changes), changes=changes)
 
