@@ -128,6 +128,82 @@ t "done"
 EOF
 }
 
+# The script that fills the wheelhouse for several sets at once (one download of each wheel, one
+# uWSGI compile), run in a container before the venv builds. /stage/sets/*.txt are the sets.
+_lab_release_fetch_script() {
+  cat <<'EOF'
+set -euo pipefail
+wh=/pipcache/wheelhouse
+new=/pipcache/tmp/fetch.$$
+unset PIP_FIND_LINKS PIP_CONSTRAINT PIP_REQUIREMENT PIP_INDEX_URL PIP_EXTRA_INDEX_URL
+export PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+mkdir -p "$wh" /pipcache/tmp /tmp/groups
+python3 -m venv /tmp/fetch
+# Pins missing from the wheelhouse, split in groups with each project at most once per group
+# (pip refuses two versions of one project in one run, even with --no-deps).
+python3 - "$wh" /tmp/groups /stage/sets/*.txt <<'PY'
+import os, re, sys
+norm = lambda n: re.sub(r'[-_.]+', '_', n).lower()
+have = {(norm(f.split('-')[0]), f.split('-')[1])
+        for f in os.listdir(sys.argv[1]) if f.endswith('.whl')}
+want = {}
+for path in sys.argv[3:]:
+    for line in open(path):
+        req = line.split('#')[0].strip()
+        if '==' in req:
+            n, v = req.split('==', 1)
+            if (norm(n), v) not in have:
+                want[(norm(n), v)] = req
+groups = []
+for (n, v), req in sorted(want.items()):
+    for g in groups:
+        if n not in g:
+            g[n] = req
+            break
+    else:
+        groups.append({n: req})
+for i, g in enumerate(groups):
+    with open(os.path.join(sys.argv[2], '%d.txt' % i), 'w') as f:
+        f.write('\n'.join(g.values()) + '\n')
+print('fetch: %d wheel(s) missing from the wheelhouse, %d group(s)' % (len(want), len(groups)))
+PY
+rm -rf "$new"
+for g in /tmp/groups/*.txt; do
+  [[ -e $g ]] || continue
+  echo "fetch: $(date -u +%T) pip wheel --use-pep517 --no-deps -r $(basename "$g") ($(grep -c . "$g") pins)"
+  /tmp/fetch/bin/pip wheel -q --use-pep517 --no-deps -r "$g" -w "$new"
+done
+if [[ -d $new ]]; then for f in "$new"/*.whl; do mv -f "$f" "$wh/"; done; fi
+rm -rf "$new"
+echo "fetch: $(date -u +%T) done"
+EOF
+}
+
+# lab_release_fetch <set.txt>...: download/build into $LAB_CACHE/pip/wheelhouse every wheel of the
+# sets that it lacks, in one container (log: $LAB_CACHE/pip/fetch.log).
+lab_release_fetch() {
+  local stage rc=0 start=$EPOCHREALTIME i=0 f
+  mkdir -p "$LAB_CACHE/pip" "$LAB_CACHE/tmp"
+  stage=$(mktemp -d "$LAB_CACHE/tmp/stage.XXXXXX")
+  mkdir "$stage/sets"
+  for f in "$@"; do
+    cp "$f" "$stage/sets/$i.txt"
+    i=$((i + 1))
+  done
+  _lab_release_fetch_script >"$stage/fetch.sh"
+  # shellcheck disable=SC2034,SC2054 # read by lab_nspawn_run; commas are tmpfs options
+  local LAB_NSPAWN_ARGS=(--bind-ro="$stage:/stage" --bind="$LAB_CACHE/pip:/pipcache" --tmpfs=/tmp:mode=1777,size=3G)
+  lab_nspawn_run "$LAB_ROOTFS" bash /stage/fetch.sh >"$LAB_CACHE/pip/fetch.log" 2>&1 || rc=$?
+  rm -rf "$stage"
+  if ((rc != 0)); then
+    tail -25 "$LAB_CACHE/pip/fetch.log" | sed 's/^/[lab]   fetch: /' >&2
+  fi
+  lab_log "$(awk -v s="$start" -v e="$EPOCHREALTIME" -v rc="$rc" \
+    -v l="$(grep -m1 'missing from' "$LAB_CACHE/pip/fetch.log" | sed 's/^fetch: //')" \
+    'BEGIN { printf "wheels: %s; %.1f s%s", l, e - s, (rc == 0 ? "" : " FAILED (rc=" rc "), the builds fetch for themselves") }')"
+  return "$rc"
+}
+
 # lab_release_build_one <release> <service> <version>: build one venv tarball (see top).
 lab_release_build_one() {
   local rel=$1 svc=$2 ver=$3 start rc=0
@@ -171,7 +247,7 @@ lab_release_build_one() {
 
 lab_build_releases() {
   (($# > 0)) || lab_die "usage: lab_build_releases <release>..."
-  local rel svc ver todo=() failed=0 missing=0 start=$EPOCHREALTIME
+  local rel svc ver job todo=() failed=0 missing=0 start=$EPOCHREALTIME
   for rel in "$@"; do
     [[ -f $LAB_RELEASES_SRC/$rel/release.yml ]] || lab_die "unknown release '$rel' (no lab/releases/$rel/release.yml)"
     mkdir -p "$LAB_CACHE/releases/$rel"
@@ -194,9 +270,17 @@ lab_build_releases() {
     return "$((missing > 0))"
   fi
   if [[ -z ${LAB_ROOTFS:-} ]]; then lab_rootfs_build; fi
+  local sets=()
+  for job in "${todo[@]}"; do
+    read -r rel svc ver <<<"$job"
+    sets+=("$LAB_RELEASES_SRC/$rel/$svc.txt")
+  done
+  # One container fetches every missing wheel first, so the builds themselves run offline; if it
+  # fails, each build fetches what it still lacks itself.
+  lab_release_fetch "${sets[@]}" || true
   lab_log "building ${#todo[@]} venv(s) in containers of $LAB_ROOTFS, $LAB_RELEASES_JOBS at a time"
   # Explicit pids for wait -n: a bare `wait -n` may also collect the process substitution above.
-  local job pids=() done_pid rc
+  local pids=() done_pid rc
   _lab_release_reap() {
     rc=0
     wait -n -p done_pid "${pids[@]}" || rc=$?
