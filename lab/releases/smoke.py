@@ -5,8 +5,9 @@
 --quick: pip-level sanity only (console scripts answer --help, WSGI modules and
          extra packages import).  Used by lab_build_releases inside the rootfs.
 default: also a functional check against a throw-away SQLite database in a temp
-         dir (placement, keystone, glance: db sync + real API requests through
-         the WSGI application; nova/neutron: config + API app construction).
+         dir: placement, keystone, glance, neutron: schema + real API requests
+         through the WSGI application (no keystone: noauth / trusted headers);
+         nova: api_db + db sync and imports of the services' managers.
          This is what catches the library pins (oslo.policy<6, neutron-lib<4).
 Exit status 0 = OK.  Touches nothing outside its temp dir; no network.
 """
@@ -143,12 +144,10 @@ def nova():
     run('nova-manage', '--config-file', conf, 'api_db', 'sync')
     run('nova-manage', '--config-file', conf, 'db', 'sync', '--local_cell')
     say('api_db sync + db sync ok')
-    out = run('nova-status', '--config-file', conf, 'upgrade', 'check',
-              '--help')
+    run('nova-status', '--config-file', conf, 'upgrade', 'check', '--help')
     run('nova-policy', '--config-file', conf, '--help')
     imports('nova.api.openstack.compute.routes', 'nova.conductor.manager',
             'nova.scheduler.manager', 'nova.compute.manager')
-    del out
 
 
 def placement():
