@@ -127,6 +127,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs the lab up (lab/bin/lab up); fails otherwise")
     # openstacksdk's own deprecation notices (RemovedInSDK50Warning, ...) say nothing about the lab
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:openstack")
+    config.addinivalue_line("filterwarnings", "ignore::PendingDeprecationWarning:openstack")
 
 
 class Pending(str):
