@@ -48,16 +48,6 @@ options:
       - The Python interpreter that can import C(nova), a path or a name on C(PATH). Overrides O(nova_venv).
       - Default is C(<nova_venv>/bin/python), or without O(nova_venv) the interpreter of C(nova-manage) on C(PATH).
     type: str
-  config_files:
-    description:
-      - Nova configuration files to load, in order, as C(--config-file) arguments.
-    type: list
-    elements: path
-    default: [/etc/nova/nova.conf]
-  config_dir:
-    description:
-      - A directory of further configuration files to load (C(--config-dir)), such as C(/etc/nova/nova.conf.d).
-    type: path
   expected_hosts:
     description:
       - The hosts that should run Nova services (for example every controller and compute of the inventory).
@@ -72,6 +62,7 @@ options:
         larger value to ignore services that are only briefly down, such as during a restart.
     type: int
 extends_documentation_fragment:
+  - rolling.openstack.nova_config
   - rolling.openstack.attributes
   - rolling.openstack.attributes.info_module
 seealso:

@@ -44,17 +44,8 @@ options:
       - The C(nova-status) to run, a path or a name on C(PATH). Overrides O(nova_venv).
       - Default is C(<nova_venv>/bin/nova-status), or C(nova-status) on C(PATH) without O(nova_venv).
     type: str
-  config_files:
-    description:
-      - Nova configuration files, in order, as C(--config-file) arguments.
-    type: list
-    elements: path
-    default: [/etc/nova/nova.conf]
-  config_dir:
-    description:
-      - A directory of further configuration files (C(--config-dir)), such as C(/etc/nova/nova.conf.d).
-    type: path
 extends_documentation_fragment:
+  - rolling.openstack.nova_config
   - rolling.openstack.attributes
   - rolling.openstack.attributes.info_module
 seealso:
