@@ -197,8 +197,10 @@ exists:
   returned: always
   type: bool
   sample: true
-path:
-  description: The state file.
+state_file:
+  description:
+    - The state file (O(path)). Not returned as C(path), because Ansible would then add the file's attributes to the
+      result, and its C(state) key would hide the document.
   returned: always
   type: str
   sample: /var/lib/rolling-openstack/nova-upgrade.json
@@ -629,7 +631,7 @@ def _write(path, text, module):
 def _run(module):
     params = module.params
     path = params['path']
-    result = dict(changed=False, path=path, exists=False, resumed=False, archived='', phase_before={}, state={})
+    result = dict(changed=False, state_file=path, exists=False, resumed=False, archived='', phase_before={}, state={})
     if params['phase'] is None:
         for name in ('status', 'message', 'details'):
             if params[name] is not None:
@@ -698,10 +700,10 @@ def main():
     try:
         result = _run(module)
     except _StateError as exc:
-        module.fail_json(msg=str(exc), path=module.params['path'])
+        module.fail_json(msg=str(exc), state_file=module.params['path'])
     except OSError as exc:
         module.fail_json(msg='cannot write the upgrade state file %s: %s' % (module.params['path'], exc),
-                         path=module.params['path'])
+                         state_file=module.params['path'])
     module.exit_json(**result)
 
 
