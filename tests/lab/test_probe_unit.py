@@ -83,7 +83,7 @@ def test_scheduler_refuses_a_rate_that_is_not_positive(rate):
 
 def test_rotation_alternates_the_three_reads_and_round_robins_servers():
     rot = probe.Rotation(["a", "b"])
-    got = [rot.next() for _ in range(6)]
+    got = [rot.next() for _n in range(6)]
     assert got == [
         ("servers_detail", "/servers/detail", None),
         ("server_get", "/servers/a", "a"),
@@ -96,7 +96,7 @@ def test_rotation_alternates_the_three_reads_and_round_robins_servers():
 
 def test_rotation_without_servers_leaves_server_get_out():
     rot = probe.Rotation([])
-    names = [rot.next()[0] for _ in range(4)]
+    names = [rot.next()[0] for _n in range(4)]
     assert names == ["servers_detail", "os_services", "servers_detail", "os_services"]
 
 
@@ -105,7 +105,7 @@ def test_rotation_drop():
     assert rot.server_ids == ["a", "b"]
     assert rot.drop("a") is True
     assert rot.drop("a") is False
-    assert {rot.next()[2] for _ in range(9)} == {None, "b"}
+    assert {rot.next()[2] for _n in range(9)} == {None, "b"}
 
 
 # --- classification, percentiles, timeline, aggregation ----------------------------------------------
@@ -167,7 +167,8 @@ def test_timeline_has_empty_buckets_and_counts_late_records_in_the_last():
     assert rows[1] == {"t": 10.0, "load": 0, "cycle": 0, "failed": 0, "skipped": 0}
     assert rows[2]["cycle"] == 1
     assert len(probe.build_timeline([], [], duration=60.0)) == 6
-    assert len(probe.build_timeline([], [], duration=60.004)) == 7
+    assert len(probe.build_timeline([], [], duration=60.004)) == 6
+    assert len(probe.build_timeline([], [], duration=60.5)) == 7
     assert probe.build_timeline([], [], duration=0.0) == [{"t": 0.0, "load": 0, "cycle": 0, "failed": 0, "skipped": 0}]
 
 
@@ -233,6 +234,23 @@ def test_write_json_atomic_replaces_and_leaves_no_temp(tmp_path):
     assert json.loads(out.read_text()) == {"a": 2}
     assert sorted(os.listdir(tmp_path)) == ["r.json"]
     assert oct(out.stat().st_mode & 0o777) == "0o644"
+
+
+@pytest.mark.parametrize("data", [
+    {"a": 1, "records": [{"t": 0.1, "ok": True}, {"t": 0.2, "ok": False, "detail": "x\n\"y\""}], "z": [1, 2]},
+    {"records": [{"t": 0.1}]},
+    {"records": []},
+    {"a": {"b": [1, {"c": None}]}},
+    {},
+    [1, 2],
+])
+def test_to_json_round_trips_and_puts_one_record_a_line(data):
+    text = probe.to_json(data)
+    assert json.loads(text) == data
+    assert text.endswith("\n")
+    if isinstance(data, dict) and data.get("records"):
+        lines = text.splitlines()
+        assert sum(1 for line in lines if line.lstrip().startswith('{"t"')) == len(data["records"])
 
 
 def test_write_json_atomic_keeps_the_old_file_when_writing_fails(tmp_path):
@@ -447,8 +465,12 @@ def test_run_load_stops_on_the_stop_file_and_writes_intermediate_results(tmp_pat
     timer.join()
     assert time.monotonic() - t < 2
     assert p.stop_reason == "stop-file"
+    p._writer.join(timeout=5)  # pylint: disable=protected-access
     partial = json.loads((tmp_path / "p.json").read_text())
     assert partial["complete"] is False and partial["requests"]["load_sent"] > 0
+    assert p.write(complete=True)["complete"] is True
+    assert p.write(complete=False) is None  # a late intermediate write does not undo the final one
+    assert json.loads((tmp_path / "p.json").read_text())["complete"] is True
 
 
 def test_slow_requests_do_not_hold_the_rate_back_and_busy_slots_are_counted(tmp_path, clouds):
