@@ -84,7 +84,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Reads the state and reports whether it would change, in RV(changed) and RV(command); sends no change and
+      - Reads the state and reports whether it would change, in C(changed) and RV(command); sends no change and
         does not wait.
   diff_mode:
     support: full

@@ -262,8 +262,8 @@ def test_admin_state(flags, status, expected):
 # --- changes, idempotence and waits --------------------------------------------------------------------------------
 
 def test_drain_waits_until_sessions_end(run_module, haproxy, clock):
-    fake = haproxy(lab_servers(ctl2=server(scur=3, script=[{}, {}, dict(scur=2), dict(scur=1, qcur=1),
-                                                            dict(scur=0, qcur=0)])))
+    script = [{}, {}, dict(scur=2), dict(scur=1, qcur=1), dict(scur=0, qcur=0)]
+    fake = haproxy(lab_servers(ctl2=server(scur=3, script=script)))
     res = run(run_module, fake, state='drain')
     assert not res.failed, res.result
     r = res.result
