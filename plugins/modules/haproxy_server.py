@@ -40,7 +40,9 @@ notes:
   - The state set through the runtime API is lost when HAProxy restarts or reloads without a server state
     file (C(load-server-state-from-file)).
   - Servers inherit maintenance or drain from a server they C(track); set the tracked server instead.
-  - Tested with HAProxy 2.6 (Debian 12); the runtime API commands used exist since HAProxy 1.6.
+  - Tested with HAProxy 2.6 (Debian 12). C(set server ... state), C(show servers state) and C(show stat) exist since
+    HAProxy 1.6; C(show cli level) only serves to refuse a socket without C(level admin) before any change, and is
+    skipped where HAProxy does not know it.
 options:
   socket:
     description:
