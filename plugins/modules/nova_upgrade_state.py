@@ -15,12 +15,12 @@ version_added: 0.1.0
 author: rolling.openstack contributors (@rolling-openstack)
 description:
   - Reads and updates the state file of a Nova live upgrade (playbook rolling.openstack.nova_upgrade) on the host it
-    runs on, usually the cloud's manage host (a Nova controller): the phase roles run on the Ansible controller and
+    runs on, usually the cloud's manage host (a Nova controller). The phase roles run on the Ansible controller and
     delegate this module there, so the state outlives an ephemeral controller (AWX) and a re-run after a failure
     resumes where it stopped, while a re-run after success finds every phase done.
   - With only O(path) it reads the file and changes nothing (RV(exists), RV(state)).
   - With O(upgrade) it opens the upgrade. No file yet, a new document is created (status C(running)). A file for the
-    same target (its C(to_release) is O(upgrade.to_release)) is kept: the upgrade resumes (RV(resumed) is true unless
+    same target (its C(to_release) is O(upgrade.to_release)) is kept and the upgrade resumes (RV(resumed) is true unless
     it is C(done)); empty version fields are filled in, nothing else is overwritten. A file for another target is
     archived when that upgrade is C(done) (renamed to C(<path without .json>.<id>.<finished stamp>.json), RV(archived))
     and a new document is started; when that upgrade is not done the module fails and changes nothing (finish it, or
@@ -31,10 +31,10 @@ description:
     the current run.
   - The file is written atomically (a temporary file in the same directory, then renamed) with mode C(0640), keeping
     the owner and group of the file it replaces; a missing parent directory is created with mode C(0750).
-    RV(changed) is true when the file's content changes, which is nearly every write, since writes record times.
+    C(changed) is true when the file's content changes, which is nearly every write, since writes record times.
   - All times are ISO 8601 in UTC with milliseconds, for example C(2026-11-23T01:38:40.123+00:00).
   - B(Never pass secrets) (passwords, tokens, database or message queue URLs) in O(details), O(events) or
-    O(message): the file is readable by its group and the report copies it. As a safeguard the module refuses
+    O(msg). The file is readable by its group and the report copies it. As a safeguard the module refuses
     keys of O(details) and O(events) named like C(password), C(passwd), C(secret), C(token), C(credential),
     C(connection), C(url) or C(private_key), and strings that hold credentials in a URL (C(scheme://user:pass@host)).
   - Needs only the Python standard library on the host.
@@ -81,22 +81,22 @@ options:
     description:
       - The phase's new status; needs O(phase).
       - C(running) starts an attempt, which the roles do even for a phase that is already C(done) only when they
-        mean to run it again (RV(phase_before) tells them): C(started) is now, C(attempts) is one more,
-        C(finished) and C(seconds) are null, the message is O(message) or empty.
-      - C(done), C(failed) and C(skipped) end the attempt: C(finished) is now and C(seconds) the time since the
-        attempt's C(started) (null for a phase skipped without being started); the message is O(message) when given.
-      - Without O(status), O(message) and O(details) update a phase that already has a record, and O(phase) alone
+        mean to run it again (RV(phase_before) tells them). C(started) is now, C(attempts) is one more,
+        C(finished) and C(seconds) are null, the message is O(msg) or empty.
+      - C(done), C(failed) and C(skipped) end the attempt. C(finished) is now and C(seconds) the time since the
+        attempt's C(started) (null for a phase skipped without being started); the message is O(msg) when given.
+      - Without O(status), O(msg) and O(details) update a phase that already has a record, and O(phase) alone
         only gives the default C(phase) of O(events).
     type: str
     choices: [running, done, failed, skipped]
-  message:
+  msg:
     description:
-      - A short human message for the phase, shown by the report (for example why it failed or was skipped). Needs
-        O(phase).
+      - A short human message for the phase, recorded as its C(message) and shown by the report (for example why it
+        failed or was skipped). Needs O(phase). (Not C(message), a name ansible-core reserves.)
     type: str
   details:
     description:
-      - Phase details, merged into the phase's C(details) (shallow: a key given replaces that key). Needs O(phase).
+      - Phase details, merged into the phase's C(details) (shallow, a key given replaces that key). Needs O(phase).
       - For example the migrate phase records C({runs, migrated, migrations}) for the report.
     type: dict
   events:
@@ -104,7 +104,7 @@ options:
       - Events to append to the upgrade's timeline, each a dict with the keys of RV(state.events). C(time) is filled
         in with now when absent and normalised to UTC; C(phase) defaults to O(phase).
       - For a restart or a switch to the new code, give C(event=restart) or C(event=switch), C(host), C(service), the
-        versions C(from) and C(to), C(time) when the service was up again and C(seconds) how long it took: the
+        versions C(from) and C(to), C(time) when the service was up again and C(seconds) how long it took; the
         report draws the service as restarting from C(time - seconds) to C(time).
     type: list
     elements: dict
@@ -180,7 +180,7 @@ EXAMPLES = r"""
     path: /var/lib/rolling-openstack/nova-upgrade.json
     phase: roll
     status: failed
-    message: cmp2 did not report up with service version 74 within 300 s
+    msg: cmp2 did not report up with service version 74 within 300 s
     finish: failed
   delegate_to: "{{ nova_preflight.hosts.manage }}"
 
@@ -528,24 +528,24 @@ def _update_phase(params, document, now, result):
     before = phases.get(phase)
     result['phase_before'] = copy.deepcopy(before) if before else {}
     status = params['status']
-    if status is None and params['message'] is None and not params['details']:
+    if status is None and params['msg'] is None and not params['details']:
         return  # the phase only names the events' phase
     if before is None and status is None:
-        raise _StateError('phase %s has no record yet: give status (running, done, failed or skipped) with message '
+        raise _StateError('phase %s has no record yet: give status (running, done, failed or skipped) with msg '
                           'or details' % phase)
     record = phases.setdefault(phase, _new_phase())
     for key, default in _new_phase().items():
         record.setdefault(key, default)
     if status == 'running':
         record.update(status='running', started=_iso(now), finished=None, seconds=None,
-                      attempts=int(record.get('attempts') or 0) + 1, message=params['message'] or '')
+                      attempts=int(record.get('attempts') or 0) + 1, message=params['msg'] or '')
     elif status is not None:
         if not record.get('started') and status != 'skipped':
             record['started'] = _iso(now)
         record.update(status=status, finished=_iso(now))
         record['seconds'] = _seconds_between(record.get('started'), record['finished'])
-    if status != 'running' and params['message'] is not None:
-        record['message'] = params['message']
+    if status != 'running' and params['msg'] is not None:
+        record['message'] = params['msg']
     if params['details']:
         if not isinstance(record.get('details'), dict):
             record['details'] = {}
@@ -633,14 +633,14 @@ def _run(module):
     path = params['path']
     result = dict(changed=False, state_file=path, exists=False, resumed=False, archived='', phase_before={}, state={})
     if params['phase'] is None:
-        for name in ('status', 'message', 'details'):
+        for name in ('status', 'msg', 'details'):
             if params[name] is not None:
                 raise _StateError('%s needs phase: give the phase it belongs to (one of %s)' % (name, ', '.join(PHASES)))
     for name in ('details', 'events'):
         if params[name] is not None:
             _check_no_secrets(params[name], name)
-    if params['message'] is not None:
-        _check_no_secrets(params['message'], 'message')
+    if params['msg'] is not None:
+        _check_no_secrets(params['msg'], 'msg')
 
     exists, document, old_text = _read(path)
     result['exists'] = exists
@@ -690,7 +690,7 @@ def main():
             start_run=dict(type='bool', default=False),
             phase=dict(type='str', choices=list(PHASES)),
             status=dict(type='str', choices=list(PHASE_STATUSES)),
-            message=dict(type='str'),
+            msg=dict(type='str'),
             details=dict(type='dict'),
             events=dict(type='list', elements='dict'),
             finish=dict(type='str', choices=list(UPGRADE_STATUSES)),

@@ -278,12 +278,12 @@ def test_check_mode_writes_nothing(tmp_path):
     reports = tmp_path / 'reports'
     (tmp_path / 'vars.json').write_text(json.dumps(dict(nova_upgrade_state=lab_state(), nova_plan=PLAN,
                                                         nova_upgrade_report_dir=str(reports))))
-    (tmp_path / 'play.yml').write_text(yaml.safe_dump([dict(
-        name='Report in check mode', hosts='localhost', gather_facts=False,
-        tasks=[dict(name='Report', **{'ansible.builtin.include_role': dict(name='rolling.openstack.nova_report')}),
-               dict(name='Save the fact', **{'ansible.builtin.copy': dict(
-                   content='{{ nova_report | to_json }}', dest=str(tmp_path / 'fact.json'), mode='0600')},
-                    check_mode=False)])]))
+    save = {'name': 'Save the fact', 'check_mode': False,
+            'ansible.builtin.copy': dict(content='{{ nova_report | to_json }}', dest=str(tmp_path / 'fact.json'),
+                                         mode='0600')}
+    report = {'name': 'Report', 'ansible.builtin.include_role': dict(name='rolling.openstack.nova_report')}
+    (tmp_path / 'play.yml').write_text(yaml.safe_dump([dict(name='Report in check mode', hosts='localhost',
+                                                            gather_facts=False, tasks=[report, save])]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / 'collections'),
                ANSIBLE_COLLECTIONS_SCAN_SYS_PATH='false', ANSIBLE_NOCOLOR='1', ANSIBLE_HOME=str(tmp_path / 'home'),
                ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'))

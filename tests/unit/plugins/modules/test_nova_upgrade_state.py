@@ -89,7 +89,7 @@ def test_create_sets_modes_and_the_schema(call, path):
                        phases={}, events=[])
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o750
-    assert [name for name in os.listdir(os.path.dirname(path))] == ['nova-upgrade.json']  # no temp file left
+    assert os.listdir(os.path.dirname(path)) == ['nova-upgrade.json']  # no temp file left
 
 
 def test_read_only_returns_the_document_and_changes_nothing(call, path):
@@ -126,7 +126,7 @@ def test_phase_attempts_timing_and_phase_before(call, path, clock):
     assert pin == dict(status='running', started='2026-11-23T01:38:45.123+00:00', finished=None, seconds=None,
                        attempts=1, message='', details={})
     clock.advance(12.5)
-    r = ok(call(phase='pin', status='failed', message='ctl2 did not log the pin', details=dict(restarted=['ctl1'])))
+    r = ok(call(phase='pin', status='failed', msg='ctl2 did not log the pin', details=dict(restarted=['ctl1'])))
     assert r['phase_before']['status'] == 'running'
     pin = on_disk(path)['phases']['pin']
     assert pin['status'] == 'failed' and pin['seconds'] == 12.5 and pin['finished'] == '2026-11-23T01:38:57.623+00:00'
@@ -148,7 +148,7 @@ def test_phase_attempts_timing_and_phase_before(call, path, clock):
 
 def test_skipped_without_start_and_details_only(call, path):
     ok(call(upgrade=UPGRADE))
-    r = ok(call(phase='contract', status='skipped', message='nothing to run for nova'))
+    r = ok(call(phase='contract', status='skipped', msg='nothing to run for nova'))
     contract = r['state']['phases']['contract']
     assert contract['status'] == 'skipped' and contract['started'] is None and contract['seconds'] is None
     assert contract['attempts'] == 0 and contract['message'] == 'nothing to run for nova'
@@ -190,7 +190,7 @@ def test_runs_and_finish(call, path, clock):
     assert r['resumed'] is True
     assert [run['status'] for run in r['state']['runs']] == ['interrupted', 'running']
     clock.advance(30)
-    r = ok(call(phase='roll', status='failed', message='boom', finish='failed'))
+    r = ok(call(phase='roll', status='failed', msg='boom', finish='failed'))
     doc = on_disk(path)
     assert doc['status'] == 'failed' and doc['finished'] == '2026-11-23T01:40:10.123+00:00'
     assert doc['runs'][-1] == dict(started='2026-11-23T01:39:40.123+00:00', finished='2026-11-23T01:40:10.123+00:00',
@@ -286,7 +286,7 @@ def test_keeps_the_owner_and_sets_the_mode(call, path):
     (dict(events=[dict(host='ctl1', time='yesterday')]), ["events[0].time: 'yesterday' is not an ISO 8601 time"]),
     (dict(events=[dict(host='ctl1', seconds='long')]), ["events[0].seconds is 'long'"]),
     (dict(events=[dict(host='ctl1', phase='rollout')]), ["events[0].phase is 'rollout'"]),
-    (dict(phase='migrate', message='hi'), ['phase migrate has no record yet']),
+    (dict(phase='migrate', msg='hi'), ['phase migrate has no record yet']),
     (dict(upgrade=dict(from_release='', to_release='2026.2')), ['upgrade.from_release is empty']),
 ])
 def test_bad_input_fails_clearly_and_changes_nothing(call, path, args, words):
