@@ -155,8 +155,8 @@ minimum_scope:
 selected:
   description:
     - The compute RPC version cap a Nova service started now with this configuration and code selects.
-    - Null when such a service would fail its compute RPC calls (the minimum compute is newer than the code:
-      C(ServiceTooOld)); a warning says so.
+    - Null when such a service would fail its compute RPC calls with C(ServiceTooOld) (the minimum compute is
+      newer than the code); a warning says so.
   returned: success
   type: str
   sample: "6.4"
@@ -212,7 +212,6 @@ missing_log_files:
 """
 
 import json
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native

@@ -20,7 +20,7 @@ description:
   - Edits only the lines of the options in O(levels), and keeps every other line, comment and the order of the
     file as they are. The file is replaced atomically and keeps its owner, group, mode and SELinux context; a
     symbolic link is followed and its target edited.
-  - Reads the file like oslo.config does (C(key = value), C(key=value) and C(key: value) are assignments; an
+  - Reads the file like oslo.config does (C(key = value), C(key=value) and C(key:value) are assignments; an
     indented line continues the previous value; C(#) or C(;) start a comment only at the start of a line; a
     section may appear several times and oslo.config merges them; section names are compared in lower case).
     A file oslo.config could not parse is refused with the line, and left unchanged.
@@ -77,7 +77,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Nothing is written; RV(changed), RV(before), RV(after) and the diff say what would change.
+      - Nothing is written; C(changed), RV(before), RV(after) and the diff say what would change.
   diff_mode:
     support: full
     details:
