@@ -79,6 +79,7 @@ def test_read_only_without_a_file(call, path):
 def test_create_sets_modes_and_the_schema(call, path):
     r = ok(call(upgrade=UPGRADE, start_run=True))
     assert r['changed'] is True and r['exists'] is False and r['resumed'] is False and r['archived'] == ''
+    assert r['state_file'] == path and 'path' not in r  # a path key would make Ansible add file attributes
     doc = on_disk(path)
     assert doc == r['state']
     assert doc == dict(schema=1, id='2026.1-to-2026.2', from_release='2026.1', to_release='2026.2',
