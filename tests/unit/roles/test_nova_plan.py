@@ -78,7 +78,7 @@ def test_plan(run_scenarios):
     assert p['compute_batches'] == [COMPUTES[i:i + 2] for i in range(0, 10, 2)]  # 20% of 10 = 2, in inventory order
     assert [ph['name'] for ph in p['phases']] == ['preflight', 'pin', 'expand', 'roll', 'migrate', 'unpin', 'contract']
     assert p['phases'][0]['implemented'] is True and p['phases'][0]['state'] == 'passed, check mode'
-    assert p['phases'][1]['state'] == 'planned, role not implemented yet'
+    assert p['phases'][1]['state'] == 'planned' and all(ph['implemented'] for ph in p['phases'])
     text = '\n'.join(p['text'])
     assert 'Nova upgrade plan: 2026.1 -> 2026.2 (one_step), nova 33.0.2 -> 34.0.0, install method venv, CHECK MODE' in text
     assert '/opt/openstack/venvs/nova-34.0.0/bin/nova-manage --config-file /etc/nova/nova.conf api_db sync   (nova_api)' in text

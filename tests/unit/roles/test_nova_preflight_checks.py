@@ -91,12 +91,13 @@ def stale(host, counts=True):
                 fix='openstack compute service set --down %s nova-compute; then ... delete uuid-%s' % (host, host))
 
 
-def records_scenario(name, services, stale_records=(), kind='one_step', expected_down=()):
+def records_scenario(name, services, stale_records=(), kind='one_step', expected_down=(), resume=False):
     return dict(name=name, facts=dict(
         nova_preflight_versions=dict(code=dict(version='33.0.2', service_version=72), services=services,
                                      stale=list(stale_records)),
         nova_preflight_release=dict(kind=kind), nova_preflight_hosts=HOSTS, nova_preflight_service_hosts=SERVICE_HOSTS,
-        nova_preflight_expected_down=list(expected_down), nova_upgrade_api_group='nova_api'))
+        nova_preflight_expected_down=list(expected_down), nova_upgrade_api_group='nova_api',
+        nova_preflight_resume=resume))
 
 
 def test_records(run_scenarios):
@@ -108,6 +109,7 @@ def test_records(run_scenarios):
         records_scenario('stale_forced_down', records(), [stale('cmp9', counts=False)]),
         records_scenario('older_service', older),
         records_scenario('older_service_same_release', older, kind='same'),
+        records_scenario('older_service_resumed', older, resume=True),
         records_scenario('no_api_record', [r for r in records() if r['host'] != 'ctl2' or r['binary'] != 'nova-osapi_compute']),
     ], collect=['nova_preflight_problems', 'nova_preflight_warnings'])
 
@@ -128,5 +130,6 @@ def test_records(run_scenarios):
                         '(nova 33.0.2, service version 72): an earlier upgrade is unfinished. Upgrade cmp3 to nova '
                         '33.0.2 first (or delete the record if the service is gone).']
     assert found('older_service_same_release') == ([], [])
+    assert found('older_service_resumed') == ([], [])  # a resumed upgrade expects old and new services side by side
     problems, warnings = found('no_api_record')
     assert problems == [] and warnings[0].startswith('ctl2 is in group nova_api but no nova-osapi_compute record')
