@@ -66,6 +66,12 @@ options:
         description: The Nova version of the target, for example C(34.0.0).
         type: str
         default: ""
+  started:
+    description:
+      - With O(status) C(done), C(failed) or C(skipped) for a phase recorded only at its end (the preflight, which
+        writes nothing until it has passed), when this attempt began (ISO 8601). It counts as one more attempt, and
+        C(seconds) is measured from it. Ignored with O(status=running).
+    type: str
   start_run:
     description:
       - Append a run record (C(started) now, status C(running)). A run that is still C(running) in the file (the
@@ -540,6 +546,10 @@ def _update_phase(params, document, now, result):
         record.update(status='running', started=_iso(now), finished=None, seconds=None,
                       attempts=int(record.get('attempts') or 0) + 1, message=params['msg'] or '')
     elif status is not None:
+        if params.get('started'):
+            # a phase recorded at its end only (the preflight): this attempt began at the given time
+            record.update(started=_iso(_parse_time(params['started'], 'started')),
+                          attempts=int(record.get('attempts') or 0) + 1)
         if not record.get('started') and status != 'skipped':
             record['started'] = _iso(now)
         record.update(status=status, finished=_iso(now))
@@ -688,6 +698,7 @@ def main():
                 to_version=dict(type='str', default=''),
             )),
             start_run=dict(type='bool', default=False),
+            started=dict(type='str'),
             phase=dict(type='str', choices=list(PHASES)),
             status=dict(type='str', choices=list(PHASE_STATUSES)),
             msg=dict(type='str'),

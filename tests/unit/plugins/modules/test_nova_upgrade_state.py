@@ -147,6 +147,18 @@ def test_phase_attempts_timing_and_phase_before(call, path, clock):
     assert on_disk(path)['phases']['pin']['status'] == 'done'
 
 
+def test_phase_recorded_at_its_end_with_started(call, path, clock):
+    ok(call(upgrade=UPGRADE, start_run=True))
+    clock.advance(90)
+    r = ok(call(phase='preflight', status='done', started='2026-11-23T01:38:40.123Z', msg='passed'))
+    preflight = r['state']['phases']['preflight']
+    assert preflight['started'] == '2026-11-23T01:38:40.123+00:00' and preflight['seconds'] == 90.0
+    assert preflight['attempts'] == 1 and preflight['message'] == 'passed'
+    bad = call(phase='preflight', status='done', started='yesterday')
+    assert bad.failed and 'started' in bad.result['msg'] and 'ISO 8601' in bad.result['msg']
+    assert on_disk(path)['phases']['preflight']['attempts'] == 1  # the bad call changed nothing
+
+
 def test_skipped_without_start_and_details_only(call, path):
     ok(call(upgrade=UPGRADE))
     r = ok(call(phase='contract', status='skipped', msg='nothing to run for nova'))
