@@ -150,14 +150,18 @@ SSH_OPTS=(-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/de
 cleanup() {
     local h
     for h in "${!ADDR[@]}"; do
-        ssh "${SSH_OPTS[@]}" -O exit "root@${ADDR[$h]}" >/dev/null 2>&1 || true
+        [[ ! -S $CTL_DIR/${ADDR[$h]} ]] || ssh "${SSH_OPTS[@]}" -O exit "root@${ADDR[$h]}" >/dev/null 2>&1 || true
     done
     rm -rf "$CTL_DIR"
 }
 trap cleanup EXIT
 
-[[ -n $LOG ]] || LOG=$(mktemp /tmp/rolling-raw-log.XXXXXX)
-REC=$(mktemp /tmp/rolling-raw-rec.XXXXXX)
+if ((DRY_RUN)); then
+    LOG=/dev/null REC=/dev/null
+else
+    [[ -n $LOG ]] || LOG=$(mktemp /tmp/rolling-raw-log.XXXXXX)
+    REC=$(mktemp /tmp/rolling-raw-rec.XXXXXX)
+fi
 now() { date +%s.%N; }
 on() { # host cmd: run cmd on host (bounded), output to the log
     local host=$1 cmd=$2
