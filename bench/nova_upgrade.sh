@@ -19,7 +19,8 @@
 # Takes ~25-30 min on the 2-CPU lab machine (two lab deployments of ~5 min each, the playbook ~8 min, the raw
 # path ~2 min, three lab downs). It OWNS the lab while it runs: run it only when nobody else uses the lab.
 # Environment: ROLLING_VENV (.venv), LAB_STATE (/var/lib/rolling-lab), BENCH_RELEASE (2026.1),
-# BENCH_TARGET_RELEASE (2026.2), BENCH_RESULTS (bench/results), BENCH_PLAYBOOK_TIMEOUT (3600 s).
+# BENCH_TARGET_RELEASE (2026.2), BENCH_RESULTS (bench/results), BENCH_PLAYBOOK_TIMEOUT (3600 s); BENCH_LAB
+# (lab/bin/lab: another command with the same interface, to test the bench itself without a lab).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -32,6 +33,7 @@ PLAYBOOK_TIMEOUT=${BENCH_PLAYBOOK_TIMEOUT:-3600}
 LAB_UP_TIMEOUT=2700
 LAB_DOWN_TIMEOUT=900
 UP_WAIT=300
+LAB=${BENCH_LAB:-lab/bin/lab}
 
 ONLY="" KEEP_LAB=0 DRY_RUN=0
 ARGS="$*"
@@ -104,13 +106,13 @@ wait_services_up() { # bounded: every nova-conductor/scheduler/compute of the in
 fresh_lab() { # n: lab down + up at FROM with TARGET served, every service up, nothing upgraded
     local n=$1 t0=$SECONDS manage
     log "fresh lab ($n): lab down"
-    timeout "$LAB_DOWN_TIMEOUT" lab/bin/lab down >"$WORK/lab-down-$n.log" 2>&1 || die "lab down failed: $WORK/lab-down-$n.log"
+    timeout "$LAB_DOWN_TIMEOUT" "$LAB" down >"$WORK/lab-down-$n.log" 2>&1 || die "lab down failed: $WORK/lab-down-$n.log"
     log "fresh lab ($n): lab up ($FROM, serving $TARGET; ~5 min)"
-    LAB_RELEASE=$FROM LAB_EXTRA_RELEASES=$TARGET timeout "$LAB_UP_TIMEOUT" lab/bin/lab up >"$WORK/lab-up-$n.log" 2>&1 \
+    LAB_RELEASE=$FROM LAB_EXTRA_RELEASES=$TARGET timeout "$LAB_UP_TIMEOUT" "$LAB" up >"$WORK/lab-up-$n.log" 2>&1 \
         || die "lab up failed: $WORK/lab-up-$n.log"
     wait_services_up
     manage=$(inventory_fact manage)
-    ! lab/bin/lab ssh "$manage" test -e /var/lib/rolling-openstack/nova-upgrade.json \
+    ! "$LAB" ssh "$manage" test -e /var/lib/rolling-openstack/nova-upgrade.json \
         || die "the fresh lab has an upgrade state file on $manage already"
     LAB_UPS+=("$((SECONDS - t0))")
     log "fresh lab ($n) ready in $((SECONDS - t0)) s"
@@ -140,7 +142,7 @@ if [[ $ONLY != raw ]]; then
     timeout "$PLAYBOOK_TIMEOUT" "${PLAYBOOK_CMD[@]}" >"$WORK/playbook.log" 2>&1 || PB_RC=$?
     PB_T1=$(date +%s.%N)
     log "playbook rc=$PB_RC in $("$PY" -c "print(round($PB_T1 - $PB_T0, 1))") s (log: $WORK/playbook.log)"
-    lab/bin/lab ssh "$manage" cat /var/lib/rolling-openstack/nova-upgrade.json >"$WORK/playbook-state.json" \
+    "$LAB" ssh "$manage" cat /var/lib/rolling-openstack/nova-upgrade.json >"$WORK/playbook-state.json" \
         || die "no state file on $manage after the playbook run (log: $WORK/playbook.log)"
     PB_REPORT=$(find ~/.ansible/rolling-openstack/reports -name 'nova-upgrade-*.json' -newer "$WORK/playbook.started" \
         -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2- || true)
@@ -201,5 +203,5 @@ if ((KEEP_LAB)); then
     log "--keep-lab: the lab stays up"
 else
     log "lab down"
-    timeout "$LAB_DOWN_TIMEOUT" lab/bin/lab down >"$WORK/lab-down-end.log" 2>&1 || die "lab down failed: $WORK/lab-down-end.log"
+    timeout "$LAB_DOWN_TIMEOUT" "$LAB" down >"$WORK/lab-down-end.log" 2>&1 || die "lab down failed: $WORK/lab-down-end.log"
 fi
