@@ -6,11 +6,18 @@ a silent skip would let a broken lab look green.
 
 No fixture here is autouse, so tests under tests/lab that do not need the lab (e.g. unit tests of
 the lab virt driver) are unaffected.
+
+The upgrade tests (test_nova_upgrade*.py) use `fresh_lab` (a FRESH lab at a given release: redeployed
+with `lab/bin/lab down` + `up` when the running one is not), `artifacts` (a directory for the playbook
+outputs, probe results and logs of the session) and `figures` (timings and counts, printed at the end
+of the session and written to <artifacts>/figures.json). Helpers are in upgrade_helpers.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -19,8 +26,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+import upgrade_helpers as uh
+
 LAB_STATE = Path(os.environ.get("LAB_STATE") or "/var/lib/rolling-lab")
 HINT = "bring it up with `lab/bin/lab up` (see docs/lab.md)"
+ARTIFACTS = Path(os.environ.get("ROLLING_LAB_ARTIFACTS") or "/tmp/rolling-lab-artifacts")
+LAB_DOWN_TIMEOUT = int(os.environ.get("ROLLING_LAB_DOWN_TIMEOUT") or 600)
+LAB_UP_TIMEOUT = int(os.environ.get("ROLLING_LAB_UP_TIMEOUT") or 2700)
+_FIGURES: dict = {}
 
 
 @dataclass
@@ -123,7 +136,14 @@ def cloud(clouds_yaml):
     conn.close()
 
 
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config):
+    # SIGTERM (scripts/test's `timeout`) interrupts like Ctrl-C: fixtures' finalizers run, so the playbook,
+    # `lab up` and the probe started by the upgrade tests are stopped instead of left running
+    signal.signal(signal.SIGTERM, _interrupt)
     config.addinivalue_line("markers", "lab: needs the lab up (lab/bin/lab up); fails otherwise")
     # openstacksdk's own deprecation notices (RemovedInSDK50Warning, ...) say nothing about the lab
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:openstack")
@@ -168,3 +188,91 @@ def wait():
 def pending():
     """The Pending class (a falsy reason string for wait predicates)."""
     return Pending
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """A directory for this session's playbook outputs, probe results and lab logs (kept after the run:
+    $ROLLING_LAB_ARTIFACTS, default /tmp/rolling-lab-artifacts, one sub-directory per session)."""
+    path = ARTIFACTS / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path.mkdir(parents=True, exist_ok=True)
+    _FIGURES["_artifacts"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def figures(artifacts):
+    """figures(test, **values): keep timings and counts of a test; printed at the end of the session and
+    written to <artifacts>/figures.json as they come."""
+
+    def record(test, **values):
+        _FIGURES.setdefault(test, {}).update(values)
+        (artifacts / "figures.json").write_text(json.dumps(_FIGURES, indent=1, sort_keys=True, default=str) + "\n")
+
+    return record
+
+
+def _redeploy(release, next_release, log_dir):
+    """lab down, then LAB_RELEASE=<release> LAB_EXTRA_RELEASES=<next> lab up; -> (down s, up s)."""
+    down_log = log_dir / f"lab-down-before-{release}.log"
+    rc, down_s = uh.run_logged([str(uh.LAB_BIN), "down"], down_log, LAB_DOWN_TIMEOUT)
+    if rc != 0:
+        pytest.fail(f"`lab/bin/lab down` {'timed out after ' + str(LAB_DOWN_TIMEOUT) + ' s' if rc is None else 'exited ' + str(rc)}"
+                    f" (log {down_log}):\n{uh.tail(down_log)}", pytrace=False)
+    up_log = log_dir / f"lab-up-{release}.log"
+    env = {"LAB_RELEASE": release, "LAB_EXTRA_RELEASES": next_release or ""}
+    rc, up_s = uh.run_logged([str(uh.LAB_BIN), "up"], up_log, LAB_UP_TIMEOUT, env=env)
+    if rc != 0:
+        pytest.fail(f"`LAB_RELEASE={release} LAB_EXTRA_RELEASES={next_release} lab/bin/lab up` "
+                    f"{'timed out after ' + str(LAB_UP_TIMEOUT) + ' s' if rc is None else 'exited ' + str(rc)}"
+                    f" (log {up_log}):\n{uh.tail(up_log)}", pytrace=False)
+    return down_s, up_s
+
+
+@pytest.fixture(scope="session")
+def fresh_lab(artifacts, figures):
+    """fresh_lab(release, next_release) -> Lab: a FRESH lab at `release` (no upgrade state file on the manage
+    host, every nova unit on the release's nova, `next_release` served). When the running lab is not that
+    (or is not up), it is redeployed: `lab/bin/lab down`, then `LAB_RELEASE=<release>
+    LAB_EXTRA_RELEASES=<next_release> lab/bin/lab up` (bounded: ROLLING_LAB_DOWN_TIMEOUT / ROLLING_LAB_UP_TIMEOUT,
+    default 600 / 2700 s; output in <artifacts>/lab-*.log; a failure shows the log's tail)."""
+
+    def ensure(release, next_release):
+        reasons = ["the lab is not up"]
+        if (LAB_STATE / "inventory.yml").is_file() and (LAB_STATE / "clouds.yaml").is_file():
+            try:
+                reasons = uh.why_not_fresh(_load_lab(), release, next_release)
+            except (Exception, pytest.fail.Exception) as exc:  # noqa: BLE001 - a lab that cannot be read is redeployed
+                reasons = [f"the lab cannot be inspected ({str(exc).splitlines()[0][:200]})"]
+        key = f"fresh_lab {release}"
+        if not reasons:
+            figures(key, redeployed=False)
+            return _load_lab()
+        print(f"redeploying the lab at {release} (+{next_release}): {'; '.join(reasons)}")
+        down_s, up_s = _redeploy(release, next_release, artifacts)
+        lab = _load_lab()
+        still = uh.why_not_fresh(lab, release, next_release)
+        if still:
+            pytest.fail(f"after `lab up` at {release} the lab is not fresh: {'; '.join(still)}", pytrace=False)
+        figures(key, redeployed=True, because=reasons[:3], lab_down_s=round(down_s), lab_up_s=round(up_s))
+        return lab
+
+    return ensure
+
+
+def pytest_runtest_logreport(report):
+    """Wall time of each upgrade test (setup + call + teardown: the module fixtures' playbook runs and lab
+    deploys count in the test that first needs them)."""
+    if "test_nova_upgrade" not in report.nodeid:
+        return
+    times = _FIGURES.setdefault("test wall time (s)", {})
+    times[report.nodeid] = round(times.get(report.nodeid, 0.0) + report.duration, 1)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures of the upgrade tests (timings, probe, cycles, phases), if any test recorded some."""
+    if len(_FIGURES) <= 1:
+        return
+    terminalreporter.section("lab figures")
+    for test, values in _FIGURES.items():
+        terminalreporter.write_line(f"{test}: {values if isinstance(values, str) else uh.figures_line(values)}")
