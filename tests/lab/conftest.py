@@ -207,9 +207,15 @@ def figures(artifacts):
 
     def record(test, **values):
         _FIGURES.setdefault(test, {}).update(values)
-        (artifacts / "figures.json").write_text(json.dumps(_FIGURES, indent=1, sort_keys=True, default=str) + "\n")
+        _save_figures()
 
     return record
+
+
+def _save_figures():
+    if "_artifacts" in _FIGURES:
+        path = Path(_FIGURES["_artifacts"]) / "figures.json"
+        path.write_text(json.dumps(_FIGURES, indent=1, sort_keys=True, default=str) + "\n")
 
 
 def _redeploy(release, next_release, log_dir):
@@ -267,6 +273,7 @@ def pytest_runtest_logreport(report):
         return
     times = _FIGURES.setdefault("test wall time (s)", {})
     times[report.nodeid] = round(times.get(report.nodeid, 0.0) + report.duration, 1)
+    _save_figures()
 
 
 def pytest_terminal_summary(terminalreporter):
