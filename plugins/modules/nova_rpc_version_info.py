@@ -42,8 +42,6 @@ notes:
     C([api_database] connection) (without it, like Nova, only the cell of C([database] connection) is read), so
     run it on a controller (conductor or API host), not on a compute. Nova ignores a cell database that does not
     answer when it computes the minimum; so does this module, with a warning.
-  - Nova's Python is run as a subprocess (Nova is not importable by the host's system Python). It is found from
-    O(nova_python), then O(nova_venv), then the C(#!) line of C(nova-manage) on C(PATH).
 options:
   nova_venv:
     description:
@@ -51,11 +49,6 @@ options:
         C(bin/python) is used. Give the venv of the code whose selection you want to know (the running one).
       - Leave unset for a distribution-packaged Nova; see O(nova_python).
     type: path
-  nova_python:
-    description:
-      - The Python interpreter that can import C(nova), a path or a name on C(PATH). Overrides O(nova_venv).
-      - Default is C(<nova_venv>/bin/python), or without O(nova_venv) the interpreter of C(nova-manage) on C(PATH).
-    type: str
   log_files:
     description:
       - Nova log files to read for the selections services logged, for example
@@ -74,6 +67,7 @@ options:
     type: str
 extends_documentation_fragment:
   - rolling.openstack.nova_config
+  - rolling.openstack.nova_config.nova_python
   - rolling.openstack.attributes
   - rolling.openstack.attributes.info_module
 seealso:

@@ -34,8 +34,6 @@ notes:
   - Reading the databases needs the Nova Python packages and a configuration with C([api_database] connection),
     so run it on a controller (conductor or API host), not on a compute. Errors of one cell database fail the
     module, since the minimum version would be wrong without it.
-  - Nova's Python is run as a subprocess (Nova is not importable by the host's system Python). It is found from
-    O(nova_python), then O(nova_venv), then the C(#!) line of C(nova-manage) on C(PATH).
 options:
   nova_venv:
     description:
@@ -43,11 +41,6 @@ options:
         Its C(bin/python) is used.
       - Leave unset for a distribution-packaged Nova; see O(nova_python).
     type: path
-  nova_python:
-    description:
-      - The Python interpreter that can import C(nova), a path or a name on C(PATH). Overrides O(nova_venv).
-      - Default is C(<nova_venv>/bin/python), or without O(nova_venv) the interpreter of C(nova-manage) on C(PATH).
-    type: str
   expected_hosts:
     description:
       - The hosts that should run Nova services (for example every controller and compute of the inventory).
@@ -63,6 +56,7 @@ options:
     type: int
 extends_documentation_fragment:
   - rolling.openstack.nova_config
+  - rolling.openstack.nova_config.nova_python
   - rolling.openstack.attributes
   - rolling.openstack.attributes.info_module
 seealso:
