@@ -23,3 +23,16 @@ options:
       - A directory of further configuration files (C(--config-dir)), such as C(/etc/nova/nova.conf.d).
     type: path
 """
+
+    # The modules that run a snippet with Nova's Python (module_utils._nova_snippet); they document nova_venv.
+    NOVA_PYTHON = r"""
+options:
+  nova_python:
+    description:
+      - The Python interpreter that can import C(nova), a path or a name on C(PATH). Overrides O(nova_venv).
+      - Default is C(<nova_venv>/bin/python), or without O(nova_venv) the interpreter of C(nova-manage) on C(PATH).
+    type: str
+notes:
+  - Nova's Python is run as a subprocess (Nova is not importable by the host's system Python). It is found from
+    O(nova_python), then O(nova_venv), then the C(#!) line of C(nova-manage) on C(PATH).
+"""

@@ -42,8 +42,6 @@ notes:
     C([api_database] connection) (without it, like Nova, only the cell of C([database] connection) is read), so
     run it on a controller (conductor or API host), not on a compute. Nova ignores a cell database that does not
     answer when it computes the minimum; so does this module, with a warning.
-  - Nova's Python is run as a subprocess (Nova is not importable by the host's system Python). It is found from
-    O(nova_python), then O(nova_venv), then the C(#!) line of C(nova-manage) on C(PATH).
 options:
   nova_venv:
     description:
@@ -51,11 +49,6 @@ options:
         C(bin/python) is used. Give the venv of the code whose selection you want to know (the running one).
       - Leave unset for a distribution-packaged Nova; see O(nova_python).
     type: path
-  nova_python:
-    description:
-      - The Python interpreter that can import C(nova), a path or a name on C(PATH). Overrides O(nova_venv).
-      - Default is C(<nova_venv>/bin/python), or without O(nova_venv) the interpreter of C(nova-manage) on C(PATH).
-    type: str
   log_files:
     description:
       - Nova log files to read for the selections services logged, for example
@@ -74,6 +67,7 @@ options:
     type: str
 extends_documentation_fragment:
   - rolling.openstack.nova_config
+  - rolling.openstack.nova_config.nova_python
   - rolling.openstack.attributes
   - rolling.openstack.attributes.info_module
 seealso:
@@ -211,20 +205,16 @@ missing_log_files:
   sample: [/var/log/nova/nova-scheduler.log]
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import (
     check_config_files,
-    config_args,
     find_python,
     nova_host_argument_spec,
-    run_tool,
     scrub,
-    tail,
 )
+from ansible_collections.rolling.openstack.plugins.module_utils._nova_snippet import run_snippet, snippet
 from ansible_collections.rolling.openstack.plugins.module_utils._upgrade_levels import (
     parse_since,
     read_selections,
@@ -234,43 +224,13 @@ from ansible_collections.rolling.openstack.plugins.module_utils._upgrade_levels 
 
 _MARKER = 'ROLLING_OPENSTACK_NOVA_RPC_JSON:'
 
-# Run with the nova installation's python (``python - --config-file ...``, this text on stdin). It must stay
-# compatible with every Python a supported nova runs on, print exactly one marker line of JSON, and never print a
-# connection URL: every message goes through scrub with the secrets it learnt. It returns raw facts; the module
-# decides what they mean (select_compute_rpc), so that logic is tested without nova.
-_SNIPPET = r'''
-import json
+# Run with the nova installation's python after module_utils._nova_snippet's prelude (remember, scrub, emit,
+# bootstrap, finish, run). It returns raw facts; the module decides what they mean (select_compute_rpc), so that
+# logic is tested without nova.
+_SNIPPET = snippet(_MARKER, r'''
 import logging
-import re
-import sys
 
-MARKER = %(marker)r
-SECRETS = set()
-URL_RE = re.compile(r'\b([A-Za-z][A-Za-z0-9+.\-]*://)[^\s\'"]*@')
 WARNINGS = []
-
-
-def remember(url):
-    if not url:
-        return
-    SECRETS.add(url)
-    match = re.match(r'^[^:]+://([^@]*)@', url)
-    if match:
-        for part in [match.group(1)] + match.group(1).split(':', 1)[1:]:
-            if len(part) >= 6:
-                SECRETS.add(part)
-
-
-def scrub(text):
-    text = '%%s' %% text
-    for secret in sorted(SECRETS, key=len, reverse=True):
-        text = text.replace(secret, '***')
-    return URL_RE.sub(r'\1***@', text)
-
-
-def emit(doc):
-    sys.stdout.write(MARKER + json.dumps(doc) + '\n')
-    sys.stdout.flush()
 
 
 class Collect(logging.Handler):
@@ -284,28 +244,13 @@ class Collect(logging.Handler):
 
 
 def main(argv):
-    try:
-        from nova import monkey_patch
-        if hasattr(monkey_patch, 'patch'):
-            monkey_patch.patch()
-    except ImportError:
-        pass
-    from nova import config
+    conf = bootstrap('rolling-nova-rpc-version-info', argv)
     from nova import context
     from nova import objects
     from nova import version
-    import nova.conf
     from nova.compute import rpcapi as compute_rpcapi
     from nova.objects import service as service_obj
 
-    conf = nova.conf.CONF
-    config.parse_args(['rolling-nova-rpc-version-info'] + argv)
-    for group, name in (('database', 'connection'), ('api_database', 'connection'), (None, 'transport_url')):
-        try:
-            remember(getattr(conf[group], name) if group else getattr(conf, name))
-        except Exception:
-            pass
-    objects.register_all()
     handler = Collect(level=logging.WARNING)
     logging.getLogger('nova').addHandler(handler)
 
@@ -333,38 +278,14 @@ def main(argv):
             doc['minimum_scope'] = 'local cell'
             doc['minimum_compute_version'] = objects.Service.get_minimum_version(ctxt, 'nova-compute')
     except Exception as exc:
-        emit(dict(error='cannot read the minimum nova-compute service version: %%s: %%s'
-                  %% (type(exc).__name__, scrub(exc))))
+        emit(dict(error='cannot read the minimum nova-compute service version: %s: %s'
+                  % (type(exc).__name__, scrub(exc))))
         return 1
-    try:
-        from nova import rpc
-        rpc.cleanup()
-    except Exception:
-        pass
-    emit(doc)
-    return 0
+    return finish(doc)
 
 
-try:
-    CODE = main(sys.argv[1:])
-except SystemExit:
-    raise
-except BaseException as exc:
-    emit(dict(error='%%s: %%s' %% (type(exc).__name__, scrub(exc))))
-    CODE = 1
-raise SystemExit(CODE)
-''' % dict(marker=_MARKER)
-
-
-def _snippet_document(stdout):
-    """The JSON document of the snippet's marker line, or None."""
-    for line in (stdout or '').splitlines():
-        if line.startswith(_MARKER):
-            try:
-                return json.loads(line[len(_MARKER):])
-            except ValueError:
-                return None
-    return None
+run(main)
+''')
 
 
 def _iso(value):
@@ -440,17 +361,8 @@ def main():
         module.fail_json(msg='%s' % exc)
     check_config_files(module)
     python = find_python(module)
-    argv = [python, '-'] + config_args(module.params)
-    # The document is parsed unscrubbed (a scrubbed short secret could mangle it); every text from the snippet or
-    # its output that the module returns goes through scrub() with the configuration's secrets.
-    rc, out, err, secrets = run_tool(module, argv, data=_SNIPPET, scrub_output=False)
-    doc = _snippet_document(out)
-    if doc is None:
-        module.fail_json(msg='could not read the compute RPC settings with %s (rc %d): %s'
-                             % (python, rc, scrub(tail(err or out, 20), secrets) or 'no output'), rc=rc)
-    if doc.get('error') or rc != 0:
-        module.fail_json(msg='could not read the compute RPC settings with %s: %s'
-                             % (python, scrub(doc.get('error') or tail(err, 20), secrets)), rc=rc)
+    # Every text from the snippet that the module returns goes through scrub() with the configuration's secrets.
+    doc, secrets = run_snippet(module, python, _SNIPPET, _MARKER, 'the compute RPC settings')
     result, warnings = analyse(doc)
     selections, latest, missing, problems = read_logs(module.params['log_files'], since)
     for warning in warnings + problems:

@@ -34,8 +34,6 @@ notes:
   - Reading the databases needs the Nova Python packages and a configuration with C([api_database] connection),
     so run it on a controller (conductor or API host), not on a compute. Errors of one cell database fail the
     module, since the minimum version would be wrong without it.
-  - Nova's Python is run as a subprocess (Nova is not importable by the host's system Python). It is found from
-    O(nova_python), then O(nova_venv), then the C(#!) line of C(nova-manage) on C(PATH).
 options:
   nova_venv:
     description:
@@ -43,11 +41,6 @@ options:
         Its C(bin/python) is used.
       - Leave unset for a distribution-packaged Nova; see O(nova_python).
     type: path
-  nova_python:
-    description:
-      - The Python interpreter that can import C(nova), a path or a name on C(PATH). Overrides O(nova_venv).
-      - Default is C(<nova_venv>/bin/python), or without O(nova_venv) the interpreter of C(nova-manage) on C(PATH).
-    type: str
   expected_hosts:
     description:
       - The hosts that should run Nova services (for example every controller and compute of the inventory).
@@ -63,6 +56,7 @@ options:
     type: int
 extends_documentation_fragment:
   - rolling.openstack.nova_config
+  - rolling.openstack.nova_config.nova_python
   - rolling.openstack.attributes
   - rolling.openstack.attributes.info_module
 seealso:
@@ -313,60 +307,26 @@ summary:
 """
 
 import datetime
-import json
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import (
     check_config_files,
-    config_args,
     find_python,
     nova_host_argument_spec,
-    run_tool,
     scrub,
-    tail,
 )
+from ansible_collections.rolling.openstack.plugins.module_utils._nova_snippet import run_snippet, snippet
 
 _MARKER = 'ROLLING_OPENSTACK_NOVA_JSON:'
 
 # API services record their version but send no heartbeat (the compute API hides them for that reason).
 _API_BINARIES = ('nova-osapi_compute', 'nova-metadata')
 
-# Run with the nova installation's python (``python - --config-file ...``, this text on stdin). It must
-# stay compatible with every Python a supported nova runs on, print exactly one marker line of JSON, and
-# never print a connection URL: every message goes through _scrub with the secrets it learnt.
-_SNIPPET = r'''
+# Run with the nova installation's python after module_utils._nova_snippet's prelude (remember, scrub, emit,
+# bootstrap, finish, run).
+_SNIPPET = snippet(_MARKER, r'''
 import datetime
-import json
-import re
-import sys
-
-MARKER = %(marker)r
-SECRETS = set()
-URL_RE = re.compile(r'\b([A-Za-z][A-Za-z0-9+.\-]*://)[^\s\'"]*@')
-
-
-def remember(url):
-    if not url:
-        return
-    SECRETS.add(url)
-    match = re.match(r'^[^:]+://([^@]*)@', url)
-    if match:
-        for part in [match.group(1)] + match.group(1).split(':', 1)[1:]:
-            if len(part) >= 6:
-                SECRETS.add(part)
-
-
-def scrub(text):
-    text = '%%s' %% text
-    for secret in sorted(SECRETS, key=len, reverse=True):
-        text = text.replace(secret, '***')
-    return URL_RE.sub(r'\1***@', text)
-
-
-def emit(doc):
-    sys.stdout.write(MARKER + json.dumps(doc) + '\n')
-    sys.stdout.flush()
 
 
 def iso(value):
@@ -378,28 +338,11 @@ def iso(value):
 
 
 def main(argv):
-    try:
-        from nova import monkey_patch
-        if hasattr(monkey_patch, 'patch'):
-            monkey_patch.patch()
-    except ImportError:
-        pass
-    from nova import config
+    conf = bootstrap('rolling-nova-service-version-info', argv)
     from nova import context
     from nova import objects
     from nova import version
-    import nova.conf
     from nova.objects import service as service_obj
-
-    conf = nova.conf.CONF
-    # Like nova-manage: rpc.init registers transport_url, which cell mappings need; it connects nothing.
-    config.parse_args(['rolling-nova-service-version-info'] + argv)
-    for group, name in (('database', 'connection'), ('api_database', 'connection'), (None, 'transport_url')):
-        try:
-            remember(getattr(conf[group], name) if group else getattr(conf, name))
-        except Exception:
-            pass
-    objects.register_all()
 
     history = [entry.get('compute_rpc') for entry in service_obj.SERVICE_VERSION_HISTORY]
     aliases = dict(getattr(service_obj, 'SERVICE_VERSION_ALIASES', {}) or {})
@@ -423,8 +366,8 @@ def main(argv):
     try:
         mappings = objects.CellMappingList.get_all(ctxt)
     except Exception as exc:
-        emit(dict(error='cannot read the cell mappings of the API database: %%s: %%s'
-                  %% (type(exc).__name__, scrub(exc))))
+        emit(dict(error='cannot read the cell mappings of the API database: %s: %s'
+                  % (type(exc).__name__, scrub(exc))))
         return 1
     for mapping in mappings:
         for field in ('database_connection', 'transport_url'):
@@ -446,26 +389,13 @@ def main(argv):
                         last_seen_up=iso(svc.last_seen_up), updated_at=iso(svc.updated_at),
                         created_at=iso(svc.created_at)))
         except Exception as exc:
-            cell['error'] = '%%s: %%s' %% (type(exc).__name__, scrub(exc))
+            cell['error'] = '%s: %s' % (type(exc).__name__, scrub(exc))
         doc['cells'].append(cell)
-    try:
-        from nova import rpc
-        rpc.cleanup()
-    except Exception:
-        pass
-    emit(doc)
-    return 0
+    return finish(doc)
 
 
-try:
-    CODE = main(sys.argv[1:])
-except SystemExit:
-    raise
-except BaseException as exc:
-    emit(dict(error='%%s: %%s' %% (type(exc).__name__, scrub(exc))))
-    CODE = 1
-raise SystemExit(CODE)
-''' % dict(marker=_MARKER)
+run(main)
+''')
 
 
 def _parse_time(value):
@@ -476,17 +406,6 @@ def _parse_time(value):
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed
-
-
-def _snippet_document(stdout):
-    """The JSON document of the snippet's marker line, or None."""
-    for line in (stdout or '').splitlines():
-        if line.startswith(_MARKER):
-            try:
-                return json.loads(line[len(_MARKER):])
-            except ValueError:
-                return None
-    return None
 
 
 def _fix(service):
@@ -595,17 +514,8 @@ def main():
         module.fail_json(msg='stale_after must be 0 or more seconds, got %d' % module.params['stale_after'])
     check_config_files(module)
     python = find_python(module)
-    argv = [python, '-'] + config_args(module.params)
-    # The document is parsed unscrubbed (a scrubbed short secret could mangle it); every text from the snippet
-    # or its output that the module returns goes through scrub() with the configuration's secrets.
-    rc, out, err, secrets = run_tool(module, argv, data=_SNIPPET, scrub_output=False)
-    doc = _snippet_document(out)
-    if doc is None:
-        module.fail_json(msg='could not read the nova services with %s (rc %d): %s'
-                             % (python, rc, scrub(tail(err or out, 20), secrets) or 'no output'), rc=rc)
-    if doc.get('error') or rc != 0:
-        module.fail_json(msg='could not read the nova services with %s: %s'
-                             % (python, scrub(doc.get('error') or tail(err, 20), secrets)), rc=rc)
+    # Every text from the snippet that the module returns goes through scrub() with the configuration's secrets.
+    doc, secrets = run_snippet(module, python, _SNIPPET, _MARKER, 'the nova services')
     failed_cells = [c for c in doc['cells'] if c.get('error')]
     result = _analyse(doc, module.params['expected_hosts'], module.params['stale_after'])
     if failed_cells:

@@ -111,3 +111,43 @@ def test_plan(run_scenarios):
         assert out[name]['failed']
         assert 'the batch size must be a count of at least 1 (for example 2) or a percentage from 1% to 100%' \
             in out[name]['msgs'][0]
+
+
+def test_phase_settings_refused_before_any_change(run_scenarios):
+    """The phases' settings are checked by the plan's inputs, which the playbook runs before the preflight."""
+    # scenarios share one ansible-playbook process and its facts: each one sets every setting
+    base = dict(nova_upgrade_compute_batch_size='20%', nova_upgrade_compute_canary_size=0, nova_upgrade_unpin_mode='remove',
+                nova_upgrade_lb_method='haproxy', nova_upgrade_pin_level='auto', nova_upgrade_compute_max_fail_percentage=0,
+                nova_upgrade_online_migrations_max_count=50, nova_upgrade_gate_timeout=180, nova_upgrade_restart_settle=5,
+                nova_upgrade_cell_config_files=[])
+    bad = {
+        'unpin_mode': dict(nova_upgrade_unpin_mode='later'),
+        'lb_method': dict(nova_upgrade_lb_method='f5'),
+        'pin_level': dict(nova_upgrade_pin_level=' '),
+        'max_fail': dict(nova_upgrade_compute_max_fail_percentage=150),
+        'max_count': dict(nova_upgrade_online_migrations_max_count=0),
+        'gate_timeout': dict(nova_upgrade_gate_timeout='soon'),
+        'settle': dict(nova_upgrade_restart_settle=-1),
+        'cells': dict(nova_upgrade_cell_config_files=['/etc/nova/cell2.conf']),
+    }
+    scenarios = [dict(name='defaults', facts=dict(base))]
+    scenarios += [dict(name=name, facts=dict(base, **facts)) for name, facts in bad.items()]
+    scenarios.append(dict(name='good', facts=dict(base, nova_upgrade_unpin_mode='auto', nova_upgrade_lb_method='none',
+                                                  nova_upgrade_compute_max_fail_percentage=34,
+                                                  nova_upgrade_cell_config_files=[['/etc/nova/nova.conf', '/etc/nova/c2.conf']])))
+    out = run_scenarios('nova_plan', 'inputs', scenarios, collect=[])
+    assert not out['defaults']['failed'], out['defaults']['msgs']
+    assert not out['good']['failed'], out['good']['msgs']
+    expected = {
+        'unpin_mode': 'nova_upgrade_unpin_mode=later is not known: use remove',
+        'lb_method': 'nova_upgrade_lb_method=f5 is not known: use haproxy',
+        'pin_level': 'nova_upgrade_pin_level=  is empty',
+        'max_fail': 'nova_upgrade_compute_max_fail_percentage=150 must be a whole percentage from 0',
+        'max_count': 'nova_upgrade_online_migrations_max_count=0 must be a count of rows of at least 1',
+        'gate_timeout': 'nova_upgrade_gate_timeout=soon must be a number of seconds of at least 1',
+        'settle': 'nova_upgrade_restart_settle=-1 must be a number of seconds, 0 or more',
+        'cells': 'nova_upgrade_cell_config_files=["/etc/nova/cell2.conf"] must be a list with one list of config files',
+    }
+    for name, words in expected.items():
+        assert out[name]['failed'], name
+        assert any(words in msg for msg in out[name]['msgs']), (name, out[name]['msgs'])

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
-import sys
 import textwrap
 from unittest import mock
 
@@ -123,20 +123,6 @@ def output(doc):
 
 
 @pytest.fixture
-def nova_host(tmp_path):
-    venv = tmp_path / 'nova-33.0.2'
-    (venv / 'bin').mkdir(parents=True)
-    python = venv / 'bin' / 'python'
-    python.write_text('#!/bin/sh\nexit 99\n')
-    python.chmod(0o755)
-    conf = tmp_path / 'nova.conf'
-    conf.write_text('[DEFAULT]\n')
-    logs = tmp_path / 'log'
-    logs.mkdir()
-    return dict(venv=str(venv), python=str(python), conf=str(conf), logs=logs)
-
-
-@pytest.fixture
 def warnings():
     """The module's warnings (the conftest's exit_json does not add them to the result)."""
     found = []
@@ -144,16 +130,14 @@ def warnings():
         yield found
 
 
-def run(run_module, nova_host, result, **args):
-    params = dict(nova_venv=nova_host['venv'], config_files=[nova_host['conf']])
-    params.update(args)
-    with mock.patch.object(basic.AnsibleModule, 'run_command', return_value=result) as run_command:
-        res = run_module(nrvi.main, params, None)
-    return res, run_command
+@pytest.fixture
+def run(run_on_nova_host):
+    """run(result, **args) -> (ModuleExit, run_command mock): the module, with the venv's python answering result."""
+    return functools.partial(run_on_nova_host, nrvi.main)
 
 
-def test_runs_the_snippet_with_the_venv_python(run_module, nova_host):
-    res, run_command = run(run_module, nova_host, (0, output(document()), ''), config_dir=str(nova_host['logs']))
+def test_runs_the_snippet_with_the_venv_python(run, nova_host):
+    res, run_command = run((0, output(document()), ''), config_dir=str(nova_host['logs']))
     assert not res.failed, res.result
     argv = run_command.call_args.args[0]
     assert argv == [nova_host['python'], '-', '--config-file', nova_host['conf'], '--config-dir',
@@ -180,29 +164,29 @@ def test_runs_the_snippet_with_the_venv_python(run_module, nova_host):
     ('flamingo', 72, '6.4', True),
     ('6.4', 72, '6.4', True),
 ])
-def test_selected_and_pinned(run_module, nova_host, setting, minimum, selected, pinned):
-    res, _rc = run(run_module, nova_host, (0, output(document(setting, minimum)), ''))
+def test_selected_and_pinned(run, setting, minimum, selected, pinned):
+    res, _rc = run((0, output(document(setting, minimum)), ''))
     assert (res.result['setting'], res.result['selected'], res.result['pinned']) == (setting, selected, pinned)
 
 
-def test_computes_newer_than_the_code_warn_and_select_nothing(run_module, nova_host, warnings):
-    res, _rc = run(run_module, nova_host, (0, output(document('auto', 73)), ''))
+def test_computes_newer_than_the_code_warn_and_select_nothing(run, warnings):
+    res, _rc = run((0, output(document('auto', 73)), ''))
     assert not res.failed
     assert res.result['selected'] is None
     assert res.result['pinned'] is None
     assert len(warnings) == 1 and 'ServiceTooOld' in warnings[0]
 
 
-def test_cell_warnings_are_passed_on_scrubbed(run_module, nova_host, warnings):
+def test_cell_warnings_are_passed_on_scrubbed(run, nova_host, warnings):
     with open(nova_host['conf'], 'w') as handle:
         handle.write('[api_database]\nconnection = mysql+pymysql://nova_api:ApiSecret99@db/nova_api\n')
     doc = document(warnings=['Cell c569bcd6 did not respond when getting minimum service version ApiSecret99'])
-    res, _rc = run(run_module, nova_host, (0, output(doc), ''))
+    res, _rc = run((0, output(doc), ''))
     assert not res.failed
     assert warnings == ['Cell c569bcd6 did not respond when getting minimum service version ***']
 
 
-def test_log_files_selections_latest_and_missing(run_module, nova_host, warnings):
+def test_log_files_selections_latest_and_missing(run, nova_host, warnings):
     conductor = nova_host['logs'] / 'nova-conductor.log'
     scheduler = nova_host['logs'] / 'nova-scheduler.log'
     api = nova_host['logs'] / 'nova-api.log'
@@ -212,7 +196,7 @@ def test_log_files_selections_latest_and_missing(run_module, nova_host, warnings
     api.write_text('2026-11-23 02:10:00.000 400 INFO nova.api [-] nothing to see\n')
     missing = str(nova_host['logs'] / 'nova-novncproxy.log')
     paths = [str(conductor), str(scheduler), str(api), missing]
-    res, _rc = run(run_module, nova_host, (0, output(document()), ''), log_files=paths, since='2026-11-23T02:10:00')
+    res, _rc = run((0, output(document()), ''), log_files=paths, since='2026-11-23T02:10:00')
     r = res.result
     assert not res.failed, r
     assert [(s['path'], s['pid']) for s in r['log_selections']] == [
@@ -224,44 +208,44 @@ def test_log_files_selections_latest_and_missing(run_module, nova_host, warnings
     assert r['missing_log_files'] == [missing]
     assert warnings == ['log file %s does not exist on this host' % missing]
     # without since every line counts
-    res, _rc = run(run_module, nova_host, (0, output(document()), ''), log_files=[str(conductor)])
+    res, _rc = run((0, output(document()), ''), log_files=[str(conductor)])
     assert [s['pid'] for s in res.result['log_selections']] == [100, 200, 201]
 
 
-def test_bad_since_fails_before_running_anything(run_module, nova_host):
-    res, run_command = run(run_module, nova_host, (0, '', ''), since='last tuesday')
+def test_bad_since_fails_before_running_anything(run):
+    res, run_command = run((0, '', ''), since='last tuesday')
     assert res.failed
     assert "since 'last tuesday' is neither epoch seconds nor an ISO 8601 date-time" in res.result['msg']
     run_command.assert_not_called()
 
 
-def test_missing_config_file_fails_before_running_anything(run_module, nova_host):
-    res, run_command = run(run_module, nova_host, (0, '', ''), config_files=['/nonexistent/nova.conf'])
+def test_missing_config_file_fails_before_running_anything(run):
+    res, run_command = run((0, '', ''), config_files=['/nonexistent/nova.conf'])
     assert res.failed
     assert 'config file /nonexistent/nova.conf (option config_files) does not exist' in res.result['msg']
     run_command.assert_not_called()
 
 
-def test_snippet_error_fails_scrubbed(run_module, nova_host):
+def test_snippet_error_fails_scrubbed(run):
     doc = dict(error='cannot read the minimum nova-compute service version: OperationalError: '
                      'mysql+pymysql://nova_api:Sup3rSecret@db/nova_api')
-    res, _rc = run(run_module, nova_host, (1, output(doc), ''))
+    res, _rc = run((1, output(doc), ''))
     assert res.failed
     assert 'cannot read the minimum nova-compute service version' in res.result['msg']
     assert 'Sup3rSecret' not in repr(res.result)
 
 
-def test_no_marker_fails_with_scrubbed_stderr(run_module, nova_host):
+def test_no_marker_fails_with_scrubbed_stderr(run):
     err = ('Traceback (most recent call last):\nModuleNotFoundError: No module named nova\n'
            'transport_url = rabbit://nova:RabbitPw9@10.77.0.10:5672/\n')
-    res, _rc = run(run_module, nova_host, (1, '', err))
+    res, _rc = run((1, '', err))
     assert res.failed
     assert 'No module named nova' in res.result['msg']
     assert 'RabbitPw9' not in repr(res.result)
 
 
-def test_check_mode_runs_the_read(run_module, nova_host):
-    res, run_command = run(run_module, nova_host, (0, output(document()), ''), _ansible_check_mode=True)
+def test_check_mode_runs_the_read(run):
+    res, run_command = run((0, output(document()), ''), _ansible_check_mode=True)
     assert not res.failed
     assert res.result['changed'] is False
     assert res.result['selected'] == '6.4'
@@ -271,34 +255,9 @@ def test_check_mode_runs_the_read(run_module, nova_host):
 # --- the snippet itself, run for real against a stand-in for the nova package ---------------------------------------
 # Same names as nova 33/34: config.parse_args, conf.upgrade_levels.compute, compute.rpcapi.ComputeAPI.VERSION_ALIASES,
 # objects.service.SERVICE_VERSION_HISTORY / get_minimum_version_all_cells, objects.Service.get_minimum_version.
+# The modules every snippet needs (config, conf, monkey_patch, version, rpc) are the conftest's FAKE_NOVA_COMMON.
 
 FAKE_NOVA = {
-    '__init__.py': '',
-    'monkey_patch.py': 'def patch(backend="eventlet"):\n    pass\n',
-    'version.py': 'def version_string():\n    return "33.0.2"\n',
-    'rpc.py': 'def cleanup():\n    pass\n',
-    'conf/__init__.py': textwrap.dedent('''\
-        class Group(object):
-            def __init__(self, **kw):
-                self.__dict__.update(kw)
-        class Conf(object):
-            def __getitem__(self, name):
-                return getattr(self, name)
-        CONF = Conf()
-        '''),
-    'config.py': textwrap.dedent('''\
-        import json, os
-        import nova.conf
-        def parse_args(argv, default_config_files=None, configure_db=True, init_rpc=True, prog=None):
-            assert argv[1:] == ['--config-file', '/etc/nova/nova.conf'], argv
-            scenario = json.load(open(os.environ['FAKE_NOVA_SCENARIO']))
-            conf = nova.conf.CONF
-            conf.database = nova.conf.Group(connection=scenario['db'])
-            conf.api_database = nova.conf.Group(connection=scenario['api_db'])
-            conf.transport_url = scenario['transport_url']
-            conf.upgrade_levels = nova.conf.Group(compute=scenario['compute'])
-            conf.scenario = scenario
-        '''),
     'context.py': textwrap.dedent('''\
         def get_admin_context():
             return object()
@@ -347,46 +306,29 @@ CELL_URL = 'mysql+pymysql://nova:CellPassw0rd@10.77.0.10/nova_cell1'
 
 
 @pytest.fixture
-def fake_nova(tmp_path, monkeypatch):
-    root = tmp_path / 'site'
-    for name, text in FAKE_NOVA.items():
-        path = root / 'nova' / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    scenario_path = tmp_path / 'scenario.json'
-    monkeypatch.setenv('PYTHONPATH', str(root))
-    monkeypatch.setenv('FAKE_NOVA_SCENARIO', str(scenario_path))
-
-    def write(scenario):
-        rabbit = 'rabbit://openstack:RabbitPassw0rd@10.77.0.10:5672/'
-        base = dict(db=DB_URL, api_db='mysql+pymysql://nova_api:ApiPassw0rd@10.77.0.10/nova_api',
-                    transport_url=rabbit, compute='auto', minimum=70, local_minimum=71,
-                    cells=[dict(uuid='00000000-0000-0000-0000-000000000000', database_connection=DB_URL + '_cell0',
-                                transport_url='none:///'),
-                           dict(uuid='c569bcd6', database_connection=CELL_URL, transport_url=rabbit)])
-        base.update(scenario)
-        scenario_path.write_text(json.dumps(base))
-
-    return write
+def fake_nova(fake_nova_site):
+    rabbit = 'rabbit://openstack:RabbitPassw0rd@10.77.0.10:5672/'
+    return fake_nova_site(FAKE_NOVA, dict(
+        db=DB_URL, api_db='mysql+pymysql://nova_api:ApiPassw0rd@10.77.0.10/nova_api', transport_url=rabbit,
+        compute='auto', minimum=70, local_minimum=71,
+        cells=[dict(uuid='00000000-0000-0000-0000-000000000000', database_connection=DB_URL + '_cell0',
+                    transport_url='none:///'),
+               dict(uuid='c569bcd6', database_connection=CELL_URL, transport_url=rabbit)]))
 
 
-def run_snippet(run_module, tmp_path, scenario_writer, scenario):
-    scenario_writer(scenario)
-    conf = tmp_path / 'nova.conf'
-    conf.write_text('[DEFAULT]\n')
-    params = dict(nova_python=sys.executable, config_files=[str(conf)])
-    real_run_command = basic.AnsibleModule.run_command
+@pytest.fixture
+def run_snippet(fake_nova, run_with_this_python):
+    """run_snippet(scenario) -> ModuleExit: the module, its snippet run for real against the fake nova."""
 
-    def run_command(self, argv, **kwargs):
-        argv = [a if a != str(conf) else '/etc/nova/nova.conf' for a in argv]
-        return real_run_command(self, argv, **kwargs)
+    def run(scenario):
+        fake_nova(scenario)
+        return run_with_this_python(nrvi.main)
 
-    with mock.patch.object(basic.AnsibleModule, 'run_command', run_command):
-        return run_module(nrvi.main, params, None)
+    return run
 
 
-def test_snippet_against_a_fake_nova(run_module, tmp_path, fake_nova, warnings):
-    res = run_snippet(run_module, tmp_path, fake_nova, {})
+def test_snippet_against_a_fake_nova(run_snippet, warnings):
+    res = run_snippet({})
     assert not res.failed, res.result
     r = res.result
     assert r['setting'] == 'auto'
@@ -398,16 +340,16 @@ def test_snippet_against_a_fake_nova(run_module, tmp_path, fake_nova, warnings):
     assert warnings == []
 
 
-def test_snippet_without_api_database_reads_the_local_cell(run_module, tmp_path, fake_nova):
-    res = run_snippet(run_module, tmp_path, fake_nova, dict(api_db=None, compute=None))
+def test_snippet_without_api_database_reads_the_local_cell(run_snippet):
+    res = run_snippet(dict(api_db=None, compute=None))
     r = res.result
     assert not res.failed, r
     assert (r['setting'], r['minimum_scope'], r['minimum_compute_version']) == ('', 'local cell', 71)
     assert (r['selected'], r['pinned']) == ('6.5', False)
 
 
-def test_snippet_passes_on_nova_warnings_scrubbed(run_module, tmp_path, fake_nova, warnings):
-    res = run_snippet(run_module, tmp_path, fake_nova, dict(silent_cells=['c569bcd6 (%s)' % CELL_URL]))
+def test_snippet_passes_on_nova_warnings_scrubbed(run_snippet, warnings):
+    res = run_snippet(dict(silent_cells=['c569bcd6 (%s)' % CELL_URL]))
     assert not res.failed, res.result
     # the whole cell URL is a secret the snippet learnt from the cell mappings
     assert warnings == ['Cell c569bcd6 (***) did not respond when getting minimum service version']
@@ -417,8 +359,8 @@ def test_snippet_passes_on_nova_warnings_scrubbed(run_module, tmp_path, fake_nov
     '(1045) Access denied with mysql+pymysql://nova:CellPassw0rd@10.77.0.10/nova_cell1',
     'bad password CellPassw0rd',  # not a URL: the snippet knows the cell's URL and replaces its password
 ])
-def test_snippet_scrubs_database_errors(run_module, tmp_path, fake_nova, error):
-    res = run_snippet(run_module, tmp_path, fake_nova, dict(error=error))
+def test_snippet_scrubs_database_errors(run_snippet, error):
+    res = run_snippet(dict(error=error))
     assert res.failed
     assert 'cannot read the minimum nova-compute service version: RuntimeError: ' in res.result['msg']
     dumped = json.dumps(res.result)

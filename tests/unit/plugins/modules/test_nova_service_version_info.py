@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
-import sys
 import textwrap
 from unittest import mock
 
@@ -59,31 +59,17 @@ def output(doc):
 
 
 @pytest.fixture
-def nova_host(tmp_path):
-    venv = tmp_path / 'nova-33.0.2'
-    (venv / 'bin').mkdir(parents=True)
-    python = venv / 'bin' / 'python'
-    python.write_text('#!/bin/sh\nexit 99\n')
-    python.chmod(0o755)
-    conf = tmp_path / 'nova.conf'
-    conf.write_text('[DEFAULT]\n')
-    return dict(venv=str(venv), python=str(python), conf=str(conf))
-
-
-def run(run_module, nova_host, result, **args):
-    params = dict(nova_venv=nova_host['venv'], config_files=[nova_host['conf']])
-    params.update(args)
-    with mock.patch.object(basic.AnsibleModule, 'run_command', return_value=result) as run_command:
-        res = run_module(nsvi.main, params, None)
-    return res, run_command
+def run(run_on_nova_host):
+    """run(result, **args) -> (ModuleExit, run_command mock): the module, with the venv's python answering result."""
+    return functools.partial(run_on_nova_host, nsvi.main)
 
 
 def by_host(services, binary):
     return {s['host']: s for s in services if s['binary'] == binary}
 
 
-def test_runs_the_snippet_with_the_venv_python(run_module, nova_host):
-    res, run_command = run(run_module, nova_host, (0, output(document()), ''))
+def test_runs_the_snippet_with_the_venv_python(run, nova_host):
+    res, run_command = run((0, output(document()), ''))
     assert not res.failed, res.result
     argv = run_command.call_args.args[0]
     assert argv == [nova_host['python'], '-', '--config-file', nova_host['conf']]
@@ -91,8 +77,8 @@ def test_runs_the_snippet_with_the_venv_python(run_module, nova_host):
     assert res.result['changed'] is False
 
 
-def test_services_versions_and_minimums(run_module, nova_host):
-    res, _rc = run(run_module, nova_host, (0, output(document()), ''))
+def test_services_versions_and_minimums(run):
+    res, _rc = run((0, output(document()), ''))
     r = res.result
     assert [(s['cell_name'], s['binary'], s['host']) for s in r['services']] == [
         ('cell1', 'nova-compute', 'cmp1'), ('cell1', 'nova-compute', 'cmp2'), ('cell1', 'nova-conductor', 'ctl1'),
@@ -115,8 +101,8 @@ def test_services_versions_and_minimums(run_module, nova_host):
     assert r['summary'] == dict(total=5, up=4, down=0, disabled=0, forced_down=0, stale=0, cells=2)
 
 
-def test_api_services_have_no_heartbeat_and_are_not_down(run_module, nova_host):
-    res, _rc = run(run_module, nova_host, (0, output(document()), ''))
+def test_api_services_have_no_heartbeat_and_are_not_down(run):
+    res, _rc = run((0, output(document()), ''))
     api = by_host(res.result['services'], 'nova-osapi_compute')['ctl1']
     assert api['up'] is None
     assert api['reports_heartbeat'] is False
@@ -124,11 +110,11 @@ def test_api_services_have_no_heartbeat_and_are_not_down(run_module, nova_host):
     assert res.result['stale'] == []
 
 
-def test_down_service_is_stale_with_the_fix(run_module, nova_host):
+def test_down_service_is_stale_with_the_fix(run):
     cells = document()['cells']
     cells[1]['services'].append(svc(6, 'nova-compute', 'cmp9', version=66, seen_ago=86400 - 1))
     cells[1]['services'].append(svc(7, 'nova-conductor', 'ctl9', version=66, seen_ago=3600))
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    res, _rc = run((0, output(document(cells)), ''))
     r = res.result
     assert r['minimum_compute_version'] == 66  # the stale record keeps the minimum (and the pin) low
     assert r['compute_rpc_version_for_minimum'] == '4.0'
@@ -147,10 +133,10 @@ def test_down_service_is_stale_with_the_fix(run_module, nova_host):
     assert r['summary']['stale'] == 2
 
 
-def test_forced_down_record_does_not_count_in_the_minimum(run_module, nova_host):
+def test_forced_down_record_does_not_count_in_the_minimum(run):
     cells = document()['cells']
     cells[1]['services'].append(svc(6, 'nova-compute', 'cmp9', version=60, seen_ago=7200, forced_down=True))
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    res, _rc = run((0, output(document(cells)), ''))
     r = res.result
     assert r['minimum_compute_version'] == 70
     cmp9 = by_host(r['services'], 'nova-compute')['cmp9']
@@ -159,51 +145,51 @@ def test_forced_down_record_does_not_count_in_the_minimum(run_module, nova_host)
     assert r['summary']['forced_down'] == 1
 
 
-def test_forced_down_service_is_down_even_when_heartbeating(run_module, nova_host):
+def test_forced_down_service_is_down_even_when_heartbeating(run):
     cells = document()['cells']
     cells[1]['services'][3]['forced_down'] = True
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    res, _rc = run((0, output(document(cells)), ''))
     cmp1 = by_host(res.result['services'], 'nova-compute')['cmp1']
     assert cmp1['up'] is False
     assert res.result['stale'] == []  # heard from 5 s ago: not stale
 
 
-def test_stale_after_ignores_briefly_down_services(run_module, nova_host):
+def test_stale_after_ignores_briefly_down_services(run):
     cells = document()['cells']
     cells[1]['services'].append(svc(6, 'nova-compute', 'cmp3', seen_ago=120))
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    res, _rc = run((0, output(document(cells)), ''))
     assert [s['host'] for s in res.result['stale']] == ['cmp3']
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''), stale_after=600)
+    res, _rc = run((0, output(document(cells)), ''), stale_after=600)
     assert res.result['stale'] == []
     assert by_host(res.result['services'], 'nova-compute')['cmp3']['up'] is False
 
 
-def test_never_reported_service_counts_from_created_at(run_module, nova_host):
+def test_never_reported_service_counts_from_created_at(run):
     cells = document()['cells']
     cells[1]['services'].append(svc(6, 'nova-scheduler', 'ctl2', never=True))
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    res, _rc = run((0, output(document(cells)), ''))
     ctl2 = by_host(res.result['services'], 'nova-scheduler')['ctl2']
     assert ctl2['up'] is False
     assert ctl2['seconds_since_seen'] == 22 * 86400 + 2 * 3600
     assert res.result['stale'][0]['host'] == 'ctl2'
 
 
-def test_expected_hosts(run_module, nova_host):
-    res, _rc = run(run_module, nova_host, (0, output(document()), ''), expected_hosts=['ctl1', 'cmp1'])
+def test_expected_hosts(run):
+    res, _rc = run((0, output(document()), ''), expected_hosts=['ctl1', 'cmp1'])
     stale = res.result['stale']
     assert [(s['binary'], s['host'], s['reasons']) for s in stale] == [
         ('nova-compute', 'cmp2', ['host cmp2 is not in expected_hosts'])]
-    res, _rc = run(run_module, nova_host, (0, output(document()), ''), expected_hosts=['cmp1', 'cmp2'])
+    res, _rc = run((0, output(document()), ''), expected_hosts=['cmp1', 'cmp2'])
     stale_binaries = sorted(s['binary'] for s in res.result['stale'])
     assert stale_binaries == ['nova-conductor', 'nova-osapi_compute', 'nova-scheduler']
 
 
-def test_minimum_across_cells_ignores_zero_and_missing(run_module, nova_host):
+def test_minimum_across_cells_ignores_zero_and_missing(run):
     cells = document()['cells']
     cells.append(dict(uuid=CELL2, name='cell2', is_cell0=False, disabled=True, error=None, services=[
         svc(1, 'nova-compute', 'cmp20', version=0), svc(2, 'nova-compute', 'cmp21', version=None),
         svc(3, 'nova-conductor', 'ctl20', version=68)]))
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    res, _rc = run((0, output(document(cells)), ''))
     r = res.result
     assert r['cells'][2]['minimum_version'] == {'nova-compute': 0, 'nova-conductor': 68}
     assert r['cells'][2]['disabled'] is True
@@ -212,62 +198,62 @@ def test_minimum_across_cells_ignores_zero_and_missing(run_module, nova_host):
     assert r['minimum_compute_version'] == 70
 
 
-def test_no_computes_gives_zero_and_no_rpc_version(run_module, nova_host):
+def test_no_computes_gives_zero_and_no_rpc_version(run):
     cells = [dict(uuid=CELL1, name='cell1', is_cell0=False, disabled=False, error=None,
                   services=[svc(1, 'nova-conductor', 'ctl1')])]
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    res, _rc = run((0, output(document(cells)), ''))
     assert res.result['minimum_compute_version'] == 0
     assert res.result['compute_rpc_version_for_minimum'] is None
 
 
-def test_a_failed_cell_fails_the_module_with_a_scrubbed_message(run_module, nova_host):
+def test_a_failed_cell_fails_the_module_with_a_scrubbed_message(run):
     cells = document()['cells']
     cells[1]['services'] = []
     cells[1]['error'] = 'OperationalError: cannot connect to mysql+pymysql://nova:Sup3rSecret@10.77.0.10/nova'
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    res, _rc = run((0, output(document(cells)), ''))
     assert res.failed
     assert 'could not read the services of cell cell1 (%s)' % CELL1 in res.result['msg']
     assert 'mysql+pymysql://***@10.77.0.10/nova' in res.result['msg']
     assert 'Sup3rSecret' not in repr(res.result)
 
 
-def test_snippet_error_fails_scrubbed(run_module, nova_host):
+def test_snippet_error_fails_scrubbed(run):
     doc = dict(error='cannot read the cell mappings of the API database: OperationalError: '
                      'mysql+pymysql://nova_api:Sup3rSecret@db/nova_api')
-    res, _rc = run(run_module, nova_host, (1, output(doc), ''))
+    res, _rc = run((1, output(doc), ''))
     assert res.failed
     assert 'cannot read the cell mappings' in res.result['msg']
     assert 'Sup3rSecret' not in repr(res.result)
 
 
-def test_no_marker_fails_with_scrubbed_stderr(run_module, nova_host):
+def test_no_marker_fails_with_scrubbed_stderr(run):
     err = ('Traceback (most recent call last):\nModuleNotFoundError: No module named nova\n'
            'transport_url = rabbit://nova:RabbitPw9@10.77.0.10:5672/\n')
-    res, _rc = run(run_module, nova_host, (1, '', err))
+    res, _rc = run((1, '', err))
     assert res.failed
     assert 'No module named nova' in res.result['msg']
     assert 'RabbitPw9' not in repr(res.result)
 
 
-def test_python_from_nova_manage_shebang_without_venv(run_module, nova_host, tmp_path):
+def test_python_from_nova_manage_shebang_without_venv(run, tmp_path):
     manage = tmp_path / 'nova-manage'
     manage.write_text('#!/usr/bin/python3\nimport nova\n')
     with mock.patch.object(basic.AnsibleModule, 'get_bin_path', return_value=str(manage)):
-        res, run_command = run(run_module, nova_host, (0, output(document()), ''), nova_venv=None)
+        res, run_command = run((0, output(document()), ''), nova_venv=None)
     assert not res.failed
     assert run_command.call_args.args[0][0] == '/usr/bin/python3'
 
 
-def test_no_python_found(run_module, nova_host):
+def test_no_python_found(run):
     with mock.patch.object(basic.AnsibleModule, 'get_bin_path', return_value=None):
-        res, run_command = run(run_module, nova_host, (0, '', ''), nova_venv=None)
+        res, run_command = run((0, '', ''), nova_venv=None)
     assert res.failed
     run_command.assert_not_called()
     assert 'set nova_venv' in res.result['msg']
 
 
-def test_bad_stale_after(run_module, nova_host):
-    res, run_command = run(run_module, nova_host, (0, '', ''), stale_after=-1)
+def test_bad_stale_after(run):
+    res, run_command = run((0, '', ''), stale_after=-1)
     assert res.failed
     run_command.assert_not_called()
 
@@ -276,36 +262,9 @@ def test_bad_stale_after(run_module, nova_host):
 # The snippet itself, run for real by this test's Python against a small stand-in for the nova package that
 # offers the calls the snippet makes (the same names as nova 33/34: config.parse_args, CellMappingList.get_all,
 # context.target_cell, ServiceList.get_all, objects.service.SERVICE_VERSION_HISTORY ...).
+# The modules every snippet needs (config, conf, monkey_patch, version, rpc) are the conftest's FAKE_NOVA_COMMON.
 
 FAKE_NOVA = {
-    '__init__.py': '',
-    'monkey_patch.py': 'PATCHED = []\ndef patch(backend="eventlet"):\n    PATCHED.append(backend)\n',
-    'version.py': 'def version_string():\n    return "33.0.2"\n',
-    'rpc.py': 'def cleanup():\n    pass\n',
-    'conf/__init__.py': textwrap.dedent('''\
-        import json, os
-        class Group(object):
-            def __init__(self, **kw):
-                self.__dict__.update(kw)
-        class Conf(object):
-            def __getitem__(self, name):
-                return getattr(self, name)
-        CONF = Conf()
-        '''),
-    'config.py': textwrap.dedent('''\
-        import json, os
-        import nova.conf
-        def parse_args(argv, default_config_files=None, configure_db=True, init_rpc=True, prog=None):
-            assert argv[1:] == ['--config-file', '/etc/nova/nova.conf'], argv
-            scenario = json.load(open(os.environ['FAKE_NOVA_SCENARIO']))
-            conf = nova.conf.CONF
-            conf.database = nova.conf.Group(connection=scenario['db'])
-            conf.api_database = nova.conf.Group(connection=scenario['api_db'])
-            conf.transport_url = scenario['transport_url']
-            conf.service_down_time = 60
-            conf.servicegroup_driver = 'db'
-            conf.scenario = scenario
-        '''),
     'context.py': textwrap.dedent('''\
         import contextlib
         class Ctx(object):
@@ -370,57 +329,39 @@ CELL_URL = 'mysql+pymysql://nova:CellPassw0rd@10.77.0.10/nova_cell1'
 
 
 @pytest.fixture
-def fake_nova(tmp_path, monkeypatch):
-    root = tmp_path / 'site'
-    for name, text in FAKE_NOVA.items():
-        path = root / 'nova' / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    scenario_path = tmp_path / 'scenario.json'
-    monkeypatch.setenv('PYTHONPATH', str(root))
-    monkeypatch.setenv('FAKE_NOVA_SCENARIO', str(scenario_path))
-
-    def write(scenario):
-        rabbit = 'rabbit://openstack:RabbitPassw0rd@10.77.0.10:5672/'
-        services = [
-            dict(id=1, uuid='u-1', host='cmp1', binary='nova-compute', version=72, disabled=False,
-                 disabled_reason=None, forced_down=False, last_seen_up='2026-11-23 10:00:00',
-                 updated_at='2026-11-23 10:00:00', created_at='2026-11-01 08:00:00'),
-            dict(id=2, host='ctl1', binary='nova-osapi_compute', version=72, disabled=False, disabled_reason=None,
-                 forced_down=False, last_seen_up=None, updated_at=None, created_at='2026-11-01 08:00:00'),
-        ]
-        cells = [
-            dict(mapping=dict(uuid=CELL0, name='cell0', database_connection=DB_URL + '_cell0',
-                              transport_url='none:///'), services=[]),
-            dict(mapping=dict(uuid=CELL1, name='cell1', database_connection=CELL_URL, transport_url=rabbit),
-                 services=services),
-        ]
-        base = dict(db=DB_URL, api_db='mysql+pymysql://nova_api:ApiPassw0rd@10.77.0.10/nova_api',
-                    transport_url=rabbit, cells=cells)
-        base.update(scenario)
-        scenario_path.write_text(json.dumps(base))
-
-    return write
+def fake_nova(fake_nova_site):
+    rabbit = 'rabbit://openstack:RabbitPassw0rd@10.77.0.10:5672/'
+    services = [
+        dict(id=1, uuid='u-1', host='cmp1', binary='nova-compute', version=72, disabled=False,
+             disabled_reason=None, forced_down=False, last_seen_up='2026-11-23 10:00:00',
+             updated_at='2026-11-23 10:00:00', created_at='2026-11-01 08:00:00'),
+        dict(id=2, host='ctl1', binary='nova-osapi_compute', version=72, disabled=False, disabled_reason=None,
+             forced_down=False, last_seen_up=None, updated_at=None, created_at='2026-11-01 08:00:00'),
+    ]
+    cells = [
+        dict(mapping=dict(uuid=CELL0, name='cell0', database_connection=DB_URL + '_cell0',
+                          transport_url='none:///'), services=[]),
+        dict(mapping=dict(uuid=CELL1, name='cell1', database_connection=CELL_URL, transport_url=rabbit),
+             services=services),
+    ]
+    return fake_nova_site(FAKE_NOVA, dict(
+        db=DB_URL, api_db='mysql+pymysql://nova_api:ApiPassw0rd@10.77.0.10/nova_api', transport_url=rabbit,
+        cells=cells))
 
 
-def run_snippet(run_module, tmp_path, scenario_writer, scenario):
-    scenario_writer(scenario)
-    conf = tmp_path / 'nova.conf'
-    conf.write_text('[DEFAULT]\n')
-    params = dict(nova_python=sys.executable, config_files=[str(conf)])
-    real_run_command = basic.AnsibleModule.run_command
+@pytest.fixture
+def run_snippet(fake_nova, run_with_this_python):
+    """run_snippet(scenario) -> ModuleExit: the module, its snippet run for real against the fake nova."""
 
-    def run_command(self, argv, **kwargs):
-        # the fake nova checks the arguments; give it the path a controller would have
-        argv = [a if a != str(conf) else '/etc/nova/nova.conf' for a in argv]
-        return real_run_command(self, argv, **kwargs)
+    def run(scenario):
+        fake_nova(scenario)
+        return run_with_this_python(nsvi.main)
 
-    with mock.patch.object(basic.AnsibleModule, 'run_command', run_command):
-        return run_module(nsvi.main, params, None)
+    return run
 
 
-def test_snippet_against_a_fake_nova(run_module, tmp_path, fake_nova):
-    res = run_snippet(run_module, tmp_path, fake_nova, {})
+def test_snippet_against_a_fake_nova(run_snippet):
+    res = run_snippet({})
     assert not res.failed, res.result
     r = res.result
     assert [c['name'] for c in r['cells']] == ['cell0', 'cell1']
@@ -445,33 +386,33 @@ def test_snippet_against_a_fake_nova(run_module, tmp_path, fake_nova):
     # a secret that does not look like a URL: the snippet knows the configured values and replaces them
     (dict(api_error='bad password ApiPassw0rd for nova_api'), ['bad password *** for nova_api']),
 ])
-def test_snippet_scrubs_api_database_errors(run_module, tmp_path, fake_nova, scenario, words):
-    res = run_snippet(run_module, tmp_path, fake_nova, scenario)
+def test_snippet_scrubs_api_database_errors(run_snippet, scenario, words):
+    res = run_snippet(scenario)
     assert res.failed
     for word in words:
         assert word in res.result['msg']
     assert 'ApiPassw0rd' not in repr(res.result)
 
 
-def test_snippet_reports_a_failing_cell_scrubbed(run_module, tmp_path, fake_nova):
+def test_snippet_reports_a_failing_cell_scrubbed(run_snippet, fake_nova, tmp_path):
     fake_nova({})
     scenario = json.loads((tmp_path / 'scenario.json').read_text())
     scenario['cells'][1]['error'] = "Can't connect: nova:CellPassw0rd@10.77.0.10 refused"
-    res = run_snippet(run_module, tmp_path, fake_nova, dict(cells=scenario['cells']))
+    res = run_snippet(dict(cells=scenario['cells']))
     assert res.failed
     assert 'could not read the services of cell cell1' in res.result['msg']
     assert 'RuntimeError' in res.result['msg']
     assert 'CellPassw0rd' not in repr(res.result)
 
 
-def test_config_secrets_are_scrubbed_but_do_not_mangle_the_document(run_module, nova_host):
+def test_config_secrets_are_scrubbed_but_do_not_mangle_the_document(run, nova_host):
     with open(nova_host['conf'], 'w') as handle:
         handle.write('[database]\nconnection = mysql+pymysql://nova:nova@db/nova\n'
                      '[api_database]\nconnection = nova_api:LongSecret123@db/nova_api\n')
     cells = document()['cells']
     cells.append(dict(uuid=CELL2, name='cell2', is_cell0=False, disabled=False, services=[],
                       error="ArgumentError: cannot parse 'nova_api:LongSecret123@db/nova_api'"))
-    res, _rc = run(run_module, nova_host, (0, output(document(cells)), ''))
+    res, _rc = run((0, output(document(cells)), ''))
     assert res.failed
     assert "cell2 (%s): ArgumentError: cannot parse '***'" % CELL2 in res.result['msg']
     assert 'LongSecret123' not in repr(res.result)
