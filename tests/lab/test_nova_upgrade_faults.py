@@ -50,7 +50,7 @@ def _netns_link(host, state):
 
 
 @pytest.fixture(scope="module")
-def ctx(fresh_lab, artifacts, figures):
+def ctx(fresh_lab, artifacts):
     lab = fresh_lab(RELEASE, TARGET)
     computes = lab.group("nova_compute")
     if len(computes) < 3:

@@ -377,6 +377,7 @@ class ProbeRun:
         self.rate = rate
         self.max_seconds = max_seconds
         self.proc = None
+        self._fh = None
         self.result = None
         self.cycle_on_at = None
         self.cycle_off_at = None
@@ -435,6 +436,8 @@ class ProbeRun:
                 self.proc.wait(timeout=300)
             except subprocess.TimeoutExpired:
                 _kill_group(self.proc)
+        if self._fh is not None:
+            self._fh.close()
 
 
 def probe_figures(result: dict) -> dict:
@@ -628,6 +631,18 @@ def rpc_selections(lab, host: str, log: str = "/var/log/nova/nova-conductor.log"
         if since is None or t >= since:
             rows.append({"host": host, "time": t.isoformat(), "rpc": m.group("rpc"), "service_version": int(m.group("sv"))})
     return rows
+
+
+def server_log_lines(lab, server_id: str, limit: int = 40) -> dict:
+    """{host: lines} of every nova log line that names a server, on every nova host (diagnostics of a
+    failed boot; nova's logs hold no secret at the lab's log level)."""
+    found = {}
+    for host in sorted(nova_units(lab)):
+        out = lab.ssh(host, f"grep -h {server_id} /var/log/nova/*.log 2>/dev/null | grep -v 'nova.api.openstack.requestlog\\|\"GET ' "
+                            f"| tail -n {int(limit)}", timeout=60, check=False).stdout
+        if out.strip():
+            found[host] = out.splitlines()
+    return found
 
 
 def secret_values(lab_state: Path) -> dict:
