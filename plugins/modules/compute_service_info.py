@@ -151,6 +151,7 @@ summary:
 import warnings
 
 from ansible_collections.openstack.cloud.plugins.module_utils.openstack import OpenStackModule
+from ansible_collections.rolling.openstack.plugins.module_utils._compute_services import service_to_dict
 
 try:
     # openstack.cloud < 2.6 reads openstack.version.__version__, which openstacksdk >= 4.15 no longer
@@ -160,21 +161,6 @@ try:
         import openstack.version  # noqa: F401, pylint: disable=unused-import
 except ImportError:
     pass  # OpenStackModule reports the missing openstacksdk itself.
-
-
-def service_to_dict(service):
-    """Map an openstacksdk compute Service to the Nova API field names this module returns."""
-    return dict(
-        id=service.id,
-        binary=service.binary,
-        host=service.host,
-        zone=service.availability_zone,
-        status=service.status,
-        state=service.state,
-        forced_down=bool(service.is_forced_down),
-        disabled_reason=service.disabled_reason,
-        updated_at=service.updated_at,
-    )
 
 
 def summarize(services):
