@@ -113,6 +113,8 @@ def test_a_broken_compute_stops_the_roll(ctx, figures):
     assert st3["since"] == cmp3_before["since"], f"nova-compute on {cmp3} was restarted: {cmp3_before} -> {st3}"
     services = uh.compute_services(ctx.conn)
     assert services.get(("nova-compute", cmp3)) == ("up", "enabled"), services
+    # the failed compute stays out of scheduling until a re-run restarts it (the next run enables it again)
+    assert services.get(("nova-compute", cmp2), ("", ""))[1] == "disabled", services
     _api_answers(ctx)
     problems = uh.server_problems(ctx.conn, ctx.servers)
     assert not problems, problems
