@@ -11,6 +11,17 @@ Private module_utils (``_`` prefix): not a public API of the collection.
 
 from __future__ import annotations
 
+import warnings
+
+try:
+    # openstack.cloud < 2.6 reads openstack.version.__version__, which openstacksdk >= 4.15 no longer imports with
+    # the package (and deprecates): the modules that import this file work with both.
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        import openstack.version  # noqa: F401, pylint: disable=unused-import
+except ImportError:
+    pass  # OpenStackModule reports the missing openstacksdk itself.
+
 
 def service_to_dict(service):
     """Map an openstacksdk compute Service to the Nova API field names the modules return."""

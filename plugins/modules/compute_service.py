@@ -132,18 +132,9 @@ builds_waited:
 """
 
 import time
-import warnings
 
 from ansible_collections.openstack.cloud.plugins.module_utils.openstack import OpenStackModule
 from ansible_collections.rolling.openstack.plugins.module_utils._compute_services import service_to_dict
-
-try:
-    # See compute_service_info: openstack.cloud < 2.6 reads openstack.version, which openstacksdk >= 4.15 deprecates.
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', DeprecationWarning)
-        import openstack.version  # noqa: F401, pylint: disable=unused-import
-except ImportError:
-    pass  # OpenStackModule reports the missing openstacksdk itself.
 
 _POLL_SECONDS = 2
 

@@ -148,19 +148,8 @@ summary:
       sample: 0
 """
 
-import warnings
-
 from ansible_collections.openstack.cloud.plugins.module_utils.openstack import OpenStackModule
 from ansible_collections.rolling.openstack.plugins.module_utils._compute_services import service_to_dict
-
-try:
-    # openstack.cloud < 2.6 reads openstack.version.__version__, which openstacksdk >= 4.15 no longer
-    # imports with the package (and deprecates): import it here so the module works with both.
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', DeprecationWarning)
-        import openstack.version  # noqa: F401, pylint: disable=unused-import
-except ImportError:
-    pass  # OpenStackModule reports the missing openstacksdk itself.
 
 
 def summarize(services):
