@@ -145,6 +145,8 @@ def pytest_configure(config):
     # `lab up` and the probe started by the upgrade tests are stopped instead of left running
     signal.signal(signal.SIGTERM, _interrupt)
     config.addinivalue_line("markers", "lab: needs the lab up (lab/bin/lab up); fails otherwise")
+    config.addinivalue_line("markers", "full: too long for CI's 90 minutes beside the others; scripts/test runs it "
+                            "only with ROLLING_LAB_FULL=1 (pytest run directly runs it)")
     # openstacksdk's own deprecation notices (RemovedInSDK50Warning, ...) say nothing about the lab
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:openstack")
     config.addinivalue_line("filterwarnings", "ignore::PendingDeprecationWarning:openstack")
