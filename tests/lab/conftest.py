@@ -145,8 +145,6 @@ def pytest_configure(config):
     # `lab up` and the probe started by the upgrade tests are stopped instead of left running
     signal.signal(signal.SIGTERM, _interrupt)
     config.addinivalue_line("markers", "lab: needs the lab up (lab/bin/lab up); fails otherwise")
-    config.addinivalue_line("markers", "full: too long for CI's 90 minutes beside the others; scripts/test runs it "
-                            "only with ROLLING_LAB_FULL=1 (pytest run directly runs it)")
     # openstacksdk's own deprecation notices (RemovedInSDK50Warning, ...) say nothing about the lab
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:openstack")
     config.addinivalue_line("filterwarnings", "ignore::PendingDeprecationWarning:openstack")
@@ -239,8 +237,9 @@ def _redeploy(release, next_release, log_dir):
 
 @pytest.fixture(scope="session")
 def fresh_lab(artifacts, figures):
-    """fresh_lab(release, next_release) -> Lab: a FRESH lab at `release` (no upgrade state file on the manage
-    host, every nova unit on the release's nova, `next_release` served). When the running lab is not that
+    """fresh_lab(release, next_release) -> Lab: a FRESH lab at `release` (every nova unit on the release's nova,
+    no upgrade under way: no state file on the manage host, or a finished upgrade to `release`; `next_release`
+    served). When the running lab is not that
     (or is not up), it is redeployed: `lab/bin/lab down`, then `LAB_RELEASE=<release>
     LAB_EXTRA_RELEASES=<next_release> lab/bin/lab up` (bounded: ROLLING_LAB_DOWN_TIMEOUT / ROLLING_LAB_UP_TIMEOUT,
     default 600 / 2700 s; output in <artifacts>/lab-*.log; a failure shows the log's tail)."""

@@ -6,11 +6,13 @@
 
 """The clean Nova rolling upgrade on the lab: 2026.1 (nova 33.0.2) -> 2026.2 (nova 34.0.0), default topology.
 
-On a FRESH 2026.1 lab (fixture fresh_lab: redeployed when the running lab is not that):
+On a FRESH 2026.1 lab (fixture fresh_lab: redeployed when the running lab is not that; in scripts/test it is
+the lab test_nova_upgrade_rpc.py upgraded from 2025.2, so this is also an operator's next upgrade: the earlier
+state file is archived, a new upgrade starts):
 
 1. one server ACTIVE on each compute (forced with availability zone nova:<host>);
-2. `--check`: rc 0, the plan printed, changed=0 for every host, nothing written (no state file, nova
-   still 33.0.2 everywhere);
+2. `--check`: rc 0, the plan printed, changed=0 for every host, nothing written (the state file as it was,
+   nova still 33.0.2 everywhere);
 3. the real run (with -v, so the secrets scan sees the task results too) while tests/lab/probe.py reads
    the Compute API through haproxy at 6 requests/s, and boots/deletes servers while the computes are
    rolled (the cycle file is created when the output reaches "Roll the computes batch by batch" and
@@ -56,8 +58,11 @@ def ctx(fresh_lab, artifacts, figures):
     t0 = time.monotonic()
     servers = uh.boot_one_per_compute(conn, lab.group("nova_compute"), f"upg-{uuid.uuid4().hex[:6]}")
     figures(TEST, servers_booted_s=round(time.monotonic() - t0, 1))
+    manage = lab.group("nova_conductor")[0]
+    prior = uh.state_file(lab, manage)
+    figures(TEST, prior_upgrade=prior and prior["id"])
     c = types.SimpleNamespace(lab=lab, conn=conn, work=work, clouds_yaml=clouds_yaml, old=old, new=new,
-                              servers=servers, manage=lab.group("nova_conductor")[0])
+                              servers=servers, manage=manage, prior=prior)
     yield c
     left = uh.delete_servers(conn, list(servers))
     if left:
@@ -119,7 +124,7 @@ def test_check_run_changes_nothing(ctx, check_run):
     out = check_run.output
     assert "Plan" in out and "compute batches" in out.lower() and "cmp1" in out, "the plan is not printed: " + check_run.fail_text(80)
     assert not _changed_hosts(check_run), f"--check changed something: {check_run.recap()}"
-    assert uh.state_file(ctx.lab, ctx.manage) is None, f"--check wrote {uh.STATE_FILE} on {ctx.manage}"
+    assert uh.state_file(ctx.lab, ctx.manage) == ctx.prior, f"--check wrote {uh.STATE_FILE} on {ctx.manage}"
     wrong = {k: v["version"] for k, v in uh.nova_code(ctx.lab).items() if v["version"] != ctx.old or not v["active"]}
     assert not wrong, f"--check changed the running nova (want {ctx.old} everywhere): {wrong}"
 
@@ -244,6 +249,11 @@ def test_state_is_done(ctx, upgrade):
     assert phases["contract"]["details"].get("status_check") not in (None, "Failure", "Error"), phases["contract"]
     assert phases["unpin"]["details"]["selected"] == phases["unpin"]["details"]["code_compute_rpc"], phases["unpin"]
     assert len(state["runs"]) == 1 and state["runs"][0]["status"] == "done", state["runs"]
+    if ctx.prior:
+        # the earlier upgrade's state was archived beside the file, not overwritten
+        stem = uh.STATE_FILE.rsplit(".json", 1)[0]
+        found = ctx.lab.ssh(ctx.manage, f"ls {stem}.{ctx.prior['id']}.*.json 2>/dev/null || true").stdout.split()
+        assert found, f"the state of the earlier upgrade {ctx.prior['id']} was not archived as {stem}.{ctx.prior['id']}.*.json"
 
 
 def test_report_written(upgrade):

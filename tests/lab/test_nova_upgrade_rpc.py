@@ -16,8 +16,8 @@ booted after it is built by a conductor that the unpin restarted: "... 6.5 from 
 the state's unpin details say 6.5 too.
 
 Run: .venv/bin/python -m pytest tests/lab/test_nova_upgrade_rpc.py (~10 min + a lab redeploy at 2025.2,
-~6 min; the first time ~4 min more to build the 2025.2 venvs). Marked `full`: `scripts/test` (and so CI, which
-has 90 minutes in all) runs it only with ROLLING_LAB_FULL=1.
+~6 min; the first time ~4 min more to build the 2025.2 venvs). scripts/test brings the lab up at 2025.2 for it
+and runs test_nova_upgrade.py next on the 2026.1 lab it leaves (no redeploy between them).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pytest
 
 import upgrade_helpers as uh
 
-pytestmark = [pytest.mark.lab, pytest.mark.full]
+pytestmark = pytest.mark.lab
 
 RELEASE, TARGET = "2025.2", "2026.1"
 TEST = "test_nova_upgrade_rpc"

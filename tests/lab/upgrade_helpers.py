@@ -151,7 +151,10 @@ def release_served(release: str, base="http://10.77.0.10:8000") -> bool:
 
 
 def why_not_fresh(lab, release: str, next_release: str | None) -> list:
-    """Reasons the running lab is not a FRESH lab of `release` ([] when it is)."""
+    """Reasons the running lab is not a FRESH lab of `release` ([] when it is): every nova unit active on the
+    release's nova, no upgrade under way (no state file, or the state of a finished upgrade TO `release`: a lab
+    that an earlier test upgraded to `release` is as good a start as a fresh deployment, and it is what an
+    operator's next upgrade starts from), `next_release` served."""
     want = release_services(release)
     reasons = []
     for (host, unit), st in nova_code(lab).items():
@@ -160,8 +163,10 @@ def why_not_fresh(lab, release: str, next_release: str | None) -> list:
         elif not st["active"]:
             reasons.append(f"{unit} on {host} is not active")
     manage = (lab.group("nova_conductor") or ["ctl1"])[0]
-    if state_file(lab, manage) is not None:
-        reasons.append(f"{manage} has an upgrade state file {STATE_FILE}")
+    state = state_file(lab, manage)
+    if state is not None and (state.get("status"), state.get("to_release")) != ("done", release):
+        reasons.append(f"{manage} has the state file {STATE_FILE} of upgrade {state.get('id')}, "
+                       f"{state.get('status')} (only a finished upgrade to {release} may be there)")
     if next_release and not release_served(next_release):
         reasons.append(f"release {next_release} is not served by the lab's release server")
     return reasons
