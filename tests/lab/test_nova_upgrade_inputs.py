@@ -20,7 +20,7 @@ nothing changed: no upgrade state file, every nova unit still on 2025.2's nova a
 configuration files, the backups and the venvs on the hosts as they were.
 
 scripts/test runs it on the 2025.2 lab it brings up, before test_nova_upgrade_rpc.py upgrades that lab.
-Run alone: .venv/bin/python -m pytest tests/lab/test_nova_upgrade_inputs.py (~4 min; + a redeploy at 2025.2 when
+Run alone: .venv/bin/python -m pytest tests/lab/test_nova_upgrade_inputs.py (~1 min: 8 passed in 56 s; + a redeploy at 2025.2 when
 the running lab is not a fresh one).
 """
 
