@@ -32,6 +32,13 @@ RELEASES = (
     ('2026.2', 'Hibiscus', 34, False),
 )
 
+# Nova's service version of each release's computes (SERVICE_VERSION_ALIASES of nova 34, nova/objects/service.py):
+# the release a service record's version belongs to, when no state file says where an upgrade started.
+SERVICE_VERSIONS = {
+    'Antelope': 66, 'Bobcat': 66, 'Caracal': 66, 'Dalmatian': 67, 'Epoxy': 68, 'Flamingo': 70, 'Gazpacho': 72,
+    'Hibiscus': 74,
+}
+
 KIND_SAME = 'same'
 KIND_ONE_STEP = 'one_step'
 KIND_SLURP_SKIP = 'slurp_skip'
@@ -143,3 +150,13 @@ def _allowed(cur):
     if RELEASES[cur][3] and cur + 2 < len(RELEASES) and RELEASES[cur + 2][3]:
         allowed.append('%s (SLURP skip-level)' % RELEASES[cur + 2][0])
     return ' or '.join(allowed) if allowed else 'none known to this collection'
+
+
+def release_of_service_version(version):
+    """The newest known release whose service version is at most version (a record of 71 is a 2025.2 service with
+    a backport, or older), or None when it is older than every known release."""
+    found = None
+    for release, name, _major, _slurp in RELEASES:
+        if name in SERVICE_VERSIONS and SERVICE_VERSIONS[name] <= int(version):
+            found = release
+    return found

@@ -66,6 +66,19 @@ options:
     type: str
     required: true
     choices: [ready, drain, maint]
+  drain_others:
+    description:
+      - With O(state=ready) only, servers of the same backend to B(drain at the same moment) the server is set ready:
+        the commands go to HAProxy in one line (C(set server B/S state ready;set server B/O state drain;...)), so that
+        no new request reaches them once the server is back. The live upgrade uses it for the API tier: once the first
+        API node runs the new code, every API node still on the old code leaves the load balancer until it is upgraded
+        too, so that old and new API code never serve side by side (a server created through a new node and read
+        through an old one fails with C(IncompatibleObjectVersion)).
+      - With O(wait), the module then also waits until their sessions end. Servers already drained or in maintenance
+        are left as they are.
+    type: list
+    elements: str
+    default: []
   wait:
     description:
       - Wait until the change has taken effect. For V(drain) and V(maint), until the server has no current
@@ -226,6 +239,11 @@ waited:
   returned: always
   type: float
   sample: 2.5
+others:
+  description: The servers of O(drain_others), each as HAProxy reported it at the end (same keys as RV(before)).
+  returned: always
+  type: dict
+  sample: {ctl2: {status: DRAIN, admin_state: drain, scur: 0, qcur: 0}}
 command:
   description: The runtime API command sent (or that would be sent in check mode); null when the server already was in the state.
   returned: always
@@ -490,6 +508,28 @@ def _check_params(module):
                                  'and "-", "_", ".", ":" (no spaces, ";" or "/").' % (name, params[name]))
     if params['timeout'] < 0:
         module.fail_json(msg='timeout=%d is negative: give the seconds to wait, 0 or more.' % params['timeout'])
+    for other in params['drain_others']:
+        if not _NAME.match(other) or other == params['server']:
+            module.fail_json(msg='drain_others: %r is not another haproxy server name of backend %s.' % (other, params['backend']))
+    if params['drain_others'] and params['state'] != 'ready':
+        module.fail_json(msg='drain_others needs state=ready (it drains those servers as this one comes back).')
+
+
+def _wait_others(module, others, result):
+    """Wait until the drained others have no session left (bounded by timeout); fail naming the first that keeps one."""
+    params = module.params
+    deadline = time.monotonic() + params['timeout']
+    for name in others:
+        view = result['others'][name]
+        for _attempt in range(int(params['timeout'] / _POLL_INTERVAL) + 2):
+            if _done('drain', view) or time.monotonic() >= deadline:
+                break
+            time.sleep(_POLL_INTERVAL)
+            view = _read(params['socket'], params['backend'], name)[0]
+        result['others'][name] = view
+        if not _done('drain', view):
+            raise _HAProxyError('%s/%s was drained but still has sessions after %d seconds; last seen: %s.'
+                                % (params['backend'], name, params['timeout'], _describe(view)))
 
 
 def main():
@@ -501,20 +541,29 @@ def main():
             state=dict(type='str', required=True, choices=['ready', 'drain', 'maint']),
             wait=dict(type='bool', default=True),
             timeout=dict(type='int', default=60),
+            drain_others=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )
     _check_params(module)
     params = module.params
     name = '%s/%s' % (params['backend'], params['server'])
-    result = dict(changed=False, before={}, after={}, waited=0.0, command=None)
+    result = dict(changed=False, before={}, after={}, waited=0.0, command=None, others={})
     try:
         before, forced = _read(params['socket'], params['backend'], params['server'])
         result['before'] = before
         result['after'] = dict(before)
+        commands = []
         if _needs_change(params['state'], before, forced):
+            commands.append('set server %s state %s' % (name, params['state']))
+        for other in params['drain_others']:
+            view, other_forced = _read(params['socket'], params['backend'], other)
+            result['others'][other] = view
+            if view['admin_state'] == 'ready' and _needs_change('drain', view, other_forced):
+                commands.append('set server %s/%s state drain' % (params['backend'], other))
+        if commands:
             result['changed'] = True
-            result['command'] = 'set server %s state %s' % (name, params['state'])
+            result['command'] = ';'.join(commands)
             if module._diff:
                 result['diff'] = dict(before=dict(admin_state=before['admin_state']),
                                       after=dict(admin_state=params['state']),
@@ -524,15 +573,21 @@ def main():
                 result['after']['admin_state'] = params['state']
                 module.exit_json(msg='check mode: would set %s %s (now %s)' % (name, params['state'], _describe(before)),
                                  **result)
+            # one line: haproxy runs the commands one after the other in one CLI session, so the others stop getting
+            # new requests as this server gets them (each "set server" answers nothing on success)
             answer = _command(params['socket'], result['command']).strip()
             if answer:
                 if 'Permission denied' in answer:
                     raise _HAProxyError(_level_message(params['socket'], result['command'], 'Permission denied'))
                 raise _HAProxyError('haproxy refused "%s": %s' % (result['command'], answer))
             result['after'] = _read(params['socket'], params['backend'], params['server'])[0]
+            for other in result['others']:
+                result['others'][other] = _read(params['socket'], params['backend'], other)[0]
         if params['wait'] and not module.check_mode:
-            result['after'], waited = _wait(module, result['after'])
-            result['waited'] = round(waited, 1)
+            started = time.monotonic()
+            result['after'], _waited = _wait(module, result['after'])
+            _wait_others(module, list(result['others']), result)
+            result['waited'] = round(time.monotonic() - started, 1)
     except _TimeoutError as exc:
         result['after'] = exc.view
         result['waited'] = round(exc.waited, 1)

@@ -29,8 +29,8 @@ description:
 notes:
   - C(nova-manage db online_data_migrations) works on the API database and on the one cell database of
     C([database] connection) in O(config_files); it does not fan out to other cells. To migrate another cell
-    (cell0 included, which holds the servers that failed to schedule), run the module again with a configuration
-    file that points C([database] connection) at that cell's database (for example a second entry in
+    (cell0 included, which holds the servers that failed to schedule), run the module again with O(cell), or with a
+    configuration file that points C([database] connection) at that cell's database (for example a second entry in
     O(config_files) that only sets it).
   - Nova writes its log (C(nova-manage.log) under C([DEFAULT] log_dir), when set) as the user running the module;
     run the task as Nova's user (C(become_user)) where a root-owned log file would be a problem.
@@ -65,8 +65,15 @@ options:
       - The C(nova-manage) to run, a path or a name on C(PATH). Overrides O(nova_venv).
       - Default is C(<nova_venv>/bin/nova-manage), or C(nova-manage) on C(PATH) without O(nova_venv).
     type: str
+  cell:
+    description:
+      - Migrate this cell (uuid or name, C(cell0) included) instead of the cell of C([database] connection). Its cell
+        mapping's database URL is read with Nova's code and given to C(nova-manage) in a configuration file of its own
+        (mode 0600, in a private temporary directory, removed afterwards); the URL is never returned.
+    type: str
 extends_documentation_fragment:
   - rolling.openstack.nova_config
+  - rolling.openstack.nova_config.nova_python
   - rolling.openstack.attributes
 attributes:
   check_mode:
@@ -165,6 +172,32 @@ run_results:
       type: list
       elements: str
       sample: []
+unmigrated:
+  description:
+    - The migrations whose rows the last run found but could not migrate (Nova exits 0 once nothing moves). Such rows
+      can block the next release's C(nova-manage db sync); for example C(populate_instance_compute_id) cannot migrate a
+      server whose compute node no longer exists.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The migration.
+      type: str
+      sample: populate_instance_compute_id
+    found:
+      description: Rows the last run found.
+      type: int
+      sample: 1
+    migrated:
+      description: Rows the last run migrated.
+      type: int
+      sample: 0
+cell:
+  description: The O(cell) migrated, or an empty string for the cell of C([database] connection).
+  returned: always
+  type: str
+  sample: cell0
 migrated:
   description: Rows migrated in all runs.
   returned: always
@@ -172,14 +205,18 @@ migrated:
   sample: 2
 """
 
+import contextlib
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.rolling.openstack.plugins.module_utils._nova_cells import cell_config
 
 from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import (
     check_config_files,
     command_text,
     config_args,
+    find_python,
     find_tool,
     last_line,
     nova_host_argument_spec,
@@ -202,6 +239,8 @@ def main():
         throttle=dict(type='float', default=1.0),
         max_runs=dict(type='int', default=1000),
         nova_manage_cmd=dict(type='str'),
+        cell=dict(type='str'),
+        nova_python=dict(type='str'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
@@ -211,11 +250,22 @@ def main():
 
     check_config_files(module)
     manage = find_tool(module, 'nova-manage', 'nova_manage_cmd')
-    argv = [manage] + config_args(params) + ['db', 'online_data_migrations', '--max-count', '%d' % params['max_count']]
-    result = dict(changed=False, cmd=command_text(argv), runs=0, complete=False, migrations=[], run_results=[],
-                  migrated=0)
+    tail_args = ['db', 'online_data_migrations', '--max-count', '%d' % params['max_count']]
+    shown = command_text([manage] + config_args(params) + tail_args) + (' (cell %s)' % params['cell'] if params['cell'] else '')
+    result = dict(changed=False, cmd=shown, runs=0, complete=False, migrations=[], run_results=[], migrated=0,
+                  cell=params['cell'] or '', unmigrated=[])
     if module.check_mode:
         module.exit_json(msg='check mode: would run %s until it exits 0' % result['cmd'], **result)
+    with contextlib.ExitStack() as stack:
+        if params['cell']:
+            extra = stack.enter_context(cell_config(module, find_python(module), params['cell']))
+            # after the module's own files, so that its [database] connection wins; config_secrets() reads it too
+            params['config_files'] = list(params['config_files'] or []) + [extra]
+        _migrate(module, [manage] + config_args(params) + tail_args, result)
+
+
+def _migrate(module, argv, result):
+    params = module.params
 
     totals = {}
 
@@ -235,8 +285,14 @@ def main():
         sum_migrations(totals, rows)
         result['run_results'].append(dict(rc=rc, completed=sum(r['completed'] for r in rows), errors=errors))
         if rc == 0:
-            module.exit_json(msg='online data migrations complete after %d run(s)' % result['runs'],
-                             **finish(complete=True))
+            # rows the last run found but could not migrate: nova returns 0 once nothing moves, yet such rows can
+            # block the next release's schema migrations (for example instances whose compute node is gone)
+            left = [dict(name=r['name'], found=r['total_needed'], migrated=r['completed'])
+                    for r in rows if r['total_needed'] > r['completed']]
+            module.exit_json(msg='online data migrations complete after %d run(s)%s' % (
+                result['runs'], '; rows found but not migrated: ' + ', '.join(
+                    '%s %d' % (r['name'], r['found'] - r['migrated']) for r in left) if left else ''),
+                **finish(complete=True, unmigrated=left))
         if rc == 1:
             continue
         if rc == 2:

@@ -31,8 +31,9 @@ options:
     description:
       - The release the cloud runs now; a release such as C(2026.1), a series name such as C(Gazpacho), or a Nova
         version such as C(33.0.2) (its major version names the release).
+      - Leave it out to resolve O(target) alone (a release, series name, Nova version or C(stable/<release>)): RV(target)
+        is then the release it names, and RV(kind) is C(same).
     type: str
-    required: true
   target:
     description:
       - The release to upgrade to, in the same forms as O(current).
@@ -114,18 +115,22 @@ skipped:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.rolling.openstack.plugins.module_utils._releases import ReleaseError, check_upgrade
+from ansible_collections.rolling.openstack.plugins.module_utils._releases import ReleaseError, check_upgrade, resolve
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            current=dict(type='str', required=True),
+            current=dict(type='str'),
             target=dict(type='str', required=True),
         ),
         supports_check_mode=True,
     )
     try:
+        if module.params['current'] is None:
+            # only the target: resolve it (a release, series name, nova version or stable/<release>) and say so
+            resolve(module.params['target'], 'target')
+            module.params['current'] = module.params['target']
         result = check_upgrade(module.params['current'], module.params['target'])
     except ReleaseError as exc:
         module.fail_json(msg='%s' % exc)

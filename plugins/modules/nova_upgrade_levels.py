@@ -62,9 +62,10 @@ options:
     default: {compute: auto}
   state:
     description:
-      - V(present) sets the options, V(absent) removes them.
+      - V(present) sets the options, V(absent) removes them, V(query) only reads the C([upgrade_levels]) options
+        (RV(before)) and changes nothing.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, query]
     default: present
   backup:
     description:
@@ -81,7 +82,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The whole file before and after.
+      - The C([upgrade_levels]) options before and after, as oslo.config reads them; never the rest of the file, which
+        holds database and message queue URLs and passwords.
   idempotent:
     support: full
 seealso:
@@ -197,12 +199,17 @@ def _write(module, path, text):
             os.unlink(tmp)
 
 
+def _section_text(levels):
+    """The [upgrade_levels] options as the lines of a section, for the diff."""
+    return '[upgrade_levels]\n' + ''.join('%s = %s\n' % (key, levels[key]) for key in sorted(levels))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type='path', required=True),
             levels=dict(type='dict', default=dict(compute='auto')),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            state=dict(type='str', choices=['present', 'absent', 'query'], default='present'),
             backup=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
@@ -210,6 +217,13 @@ def main():
     path = module.params['path']
     levels = module.params['levels']
     state = module.params['state']
+    if state == 'query':
+        text = _read(module, path)
+        try:
+            before = options(parse(text))
+        except ConfigSyntaxError as exc:
+            module.fail_json(msg='%s is not a valid oslo.config file (%s)' % (path, exc), path=path)
+        module.exit_json(changed=False, path=path, before=before, after=before)
     errors = check_levels(levels, state)
     if errors:
         module.fail_json(msg='; '.join(errors) + '. Nothing was changed.', path=path)
@@ -224,7 +238,9 @@ def main():
     changed = new_text != text
     result = dict(changed=changed, path=path, before=before, after=after)
     if module._diff:
-        result['diff'] = dict(before=text, after=new_text, before_header=path, after_header=path)
+        # only the section this module edits: the rest of nova.conf holds secrets (AWX stores every diff)
+        result['diff'] = dict(before=_section_text(before), after=_section_text(after),
+                              before_header='%s [upgrade_levels]' % path, after_header='%s [upgrade_levels]' % path)
     if changed and not module.check_mode:
         if module.params['backup']:
             result['backup_file'] = module.backup_local(os.path.realpath(path))

@@ -66,6 +66,13 @@ options:
         description: The Nova version of the target, for example C(34.0.0).
         type: str
         default: ""
+      reopen:
+        description:
+          - When the file holds a C(done) upgrade to the same target, archive it and start a new document instead of
+            keeping it. The preflight asks for it when a cloud whose upgrade is recorded as done is found not upgraded
+            (a service record older than the target, or a pin left on a host): the phases run again.
+        type: bool
+        default: false
   started:
     description:
       - With O(status) C(done), C(failed) or C(skipped) for a phase recorded only at its end (the preflight, which
@@ -82,19 +89,21 @@ options:
     description:
       - The phase to update. One of the phases of the upgrade, in their order.
     type: str
-    choices: [preflight, pin, expand, roll, migrate, unpin, contract]
+    choices: [preflight, pin, expand, roll, unpin, migrate, contract]
   status:
     description:
       - The phase's new status; needs O(phase).
       - C(running) starts an attempt, which the roles do even for a phase that is already C(done) only when they
         mean to run it again (RV(phase_before) tells them). C(started) is now, C(attempts) is one more,
         C(finished) and C(seconds) are null, the message is O(msg) or empty.
-      - C(done), C(failed) and C(skipped) end the attempt. C(finished) is now and C(seconds) the time since the
+      - C(incomplete) ends an attempt that did part of its work (the roll, when computes are left on the old code: not in
+        this run, expected down, or failed within the allowed share); a re-run does the rest.
+      - C(done), C(failed), C(skipped) and C(incomplete) end the attempt. C(finished) is now and C(seconds) the time since the
         attempt's C(started) (null for a phase skipped without being started); the message is O(msg) when given.
       - Without O(status), O(msg) and O(details) update a phase that already has a record, and O(phase) alone
         only gives the default C(phase) of O(events).
     type: str
-    choices: [running, done, failed, skipped]
+    choices: [running, done, failed, skipped, incomplete]
   msg:
     description:
       - A short human message for the phase, recorded as its C(message) and shown by the report (for example why it
@@ -293,7 +302,7 @@ state:
       type: dict
       contains:
         status:
-          description: C(running), C(done), C(failed) or C(skipped).
+          description: C(running), C(done), C(failed), C(skipped) or C(incomplete).
           type: str
         started:
           description: When the last attempt started, or null (a phase skipped without being started).
@@ -360,8 +369,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 SCHEMA = 1
-PHASES = ('preflight', 'pin', 'expand', 'roll', 'migrate', 'unpin', 'contract')
-PHASE_STATUSES = ('running', 'done', 'failed', 'skipped')
+PHASES = ('preflight', 'pin', 'expand', 'roll', 'unpin', 'migrate', 'contract')
+PHASE_STATUSES = ('running', 'done', 'failed', 'skipped', 'incomplete')
 UPGRADE_STATUSES = ('running', 'done', 'failed')
 EVENT_KEYS = ('time', 'phase', 'host', 'service', 'event', 'from', 'to', 'seconds', 'message')
 FILE_MODE = 0o640
@@ -513,13 +522,14 @@ def _open_upgrade(params, exists, document, now, result):
             raise _StateError('upgrade.%s is empty: give the release, for example 2026.2' % key)
     if not exists:
         return _new_document(upgrade, now)
-    if str(document.get('to_release')) == str(upgrade['to_release']):
+    if str(document.get('to_release')) == str(upgrade['to_release']) and not (
+            upgrade.get('reopen') and document.get('status') == 'done'):
         result['resumed'] = document.get('status') != 'done'
         for key in ('from_version', 'to_version'):
             if not document.get(key) and upgrade.get(key):
                 document[key] = upgrade[key]
         return document
-    if document.get('status') != 'done':
+    if document.get('status') != 'done' and str(document.get('to_release')) != str(upgrade['to_release']):
         raise _StateError(
             'an upgrade %s is unfinished (%s); finish it first (re-run with nova_upgrade_target_release=%s) or move %s '
             'away to start over' % (document.get('id'), _unfinished_where(document), document.get('to_release'),
@@ -696,6 +706,7 @@ def main():
                 to_release=dict(type='str', required=True),
                 from_version=dict(type='str', default=''),
                 to_version=dict(type='str', default=''),
+                reopen=dict(type='bool', default=False),
             )),
             start_run=dict(type='bool', default=False),
             started=dict(type='str'),

@@ -4,10 +4,12 @@
 """Print the names of Nova's databases as JSON, never their URLs or passwords.
 
 Run with the Python of the running Nova code on a controller (the role feeds this file on stdin):
-  <nova python> - --config-file /etc/nova/nova.conf
+  <nova python> - --config-file /etc/nova/nova.conf [--rolling-config-sets='[["/etc/nova/nova.conf", "/etc/nova/cell2.conf"]]']
 Output (one line): {"api": {"database": "nova_api", "host": "10.0.0.5", "port": null, "driver": "mysql+pymysql"},
                      "main": {...the cell of [database] connection, the one `nova-manage db sync` migrates},
-                     "cells": [{"name": "cell0", "uuid": "...", "database": "nova_cell0", "host": ..., "port": ...}]}
+                     "cells": [{"name": "cell0", "uuid": "...", "database": "nova_cell0", "host": ..., "port": ...}],
+                     "config_sets": [{"files": [...], "database": ..., "host": ..., "port": ...} or {"files", "error"}]}
+(each config set: the [database] connection its files give, the last file that sets it winning, as oslo.config reads it)
 Errors: {"error": "<exception type>: <message without credentials>"} and exit code 1.
 """
 import json
@@ -23,7 +25,28 @@ def location(url):
     return dict(database=parsed.database, host=parsed.host, port=parsed.port, driver=parsed.drivername)
 
 
+def config_set_location(files):
+    import configparser
+    connection = None
+    for path in files:
+        parser = configparser.RawConfigParser(strict=False)
+        try:
+            with open(path, encoding='utf-8') as handle:
+                parser.read_file(handle)
+        except (OSError, configparser.Error) as exc:
+            return dict(files=files, error='%s: %s' % (path, type(exc).__name__))
+        if parser.has_option('database', 'connection'):
+            connection = parser.get('database', 'connection')
+    if not connection:
+        return dict(files=files, error='none of these files sets [database] connection')
+    doc = dict(files=files)
+    doc.update(location(connection.replace('$$', '$')))
+    return doc
+
+
 def main(argv):
+    sets = [a for a in argv if a.startswith('--rolling-config-sets=')]
+    argv = [a for a in argv if not a.startswith('--rolling-config-sets=')]
     from nova import config
     from nova import context
     from nova import objects
@@ -38,6 +61,8 @@ def main(argv):
         cell = dict(name=mapping.name, uuid=mapping.uuid, is_cell0=mapping.is_cell0())
         cell.update(location(mapping.database_connection))
         doc['cells'].append(cell)
+    doc['config_sets'] = [config_set_location(files) for files in
+                          (json.loads(sets[-1].split('=', 1)[1]) if sets else [])]
     sys.stdout.write(json.dumps(doc) + '\n')
     return 0
 

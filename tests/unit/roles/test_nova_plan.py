@@ -39,6 +39,13 @@ PREFLIGHT = dict(
         dict(name='cell0', uuid='00000000-0000-0000-0000-000000000000', database='nova_cell0', is_cell0=True),
         dict(name='cell1', uuid='u1', database='nova', is_cell0=False),
         dict(name='cell2', uuid='u2', database='nova_cell2', is_cell0=False)]),
+    cells=[dict(name='cell0', uuid='00000000-0000-0000-0000-000000000000', database='nova_cell0', is_cell0=True,
+                source='mapping', sync='cells', text='its cell mapping (schema: nova-manage db sync fans out to cell0)'),
+           dict(name='cell1', uuid='u1', database='nova', is_cell0=False, source='main', sync='cells',
+                text='the configuration of the manage host'),
+           dict(name='cell2', uuid='u2', database='nova_cell2', is_cell0=False, source='mapping', sync='cell',
+                text='its cell mapping (a configuration file written on the manage host for the run)')],
+    upgraded=False,
     status_check=dict(ran=False, skipped_reason='check mode: ...'),
     online_migrations=dict(note='not verified in check mode'),
     backup=dict(taken=False, skipped_reason='check mode: the backup is not taken', host='infra', path='/x'),
@@ -65,7 +72,7 @@ def test_plan(run_scenarios):
         scenario('hundred_percent', batch='100%'),
         scenario('limited', hosts__compute_in_scope=['cmp2', 'cmp5'], batch=1),
         scenario('expected_down', expected_down=['cmp1'], batch='50%'),
-        scenario('same_release', release__kind='same'),
+        scenario('same_release', release__kind='same', upgraded=True),
         scenario('bad_batch', batch='0'),
         scenario('bad_percent', batch='150%'),
     ], collect=['nova_plan'])
@@ -76,15 +83,18 @@ def test_plan(run_scenarios):
 
     p = plan('percent')
     assert p['compute_batches'] == [COMPUTES[i:i + 2] for i in range(0, 10, 2)]  # 20% of 10 = 2, in inventory order
-    assert [ph['name'] for ph in p['phases']] == ['preflight', 'pin', 'expand', 'roll', 'migrate', 'unpin', 'contract']
+    assert [ph['name'] for ph in p['phases']] == ['preflight', 'pin', 'expand', 'roll', 'unpin', 'migrate', 'contract']
     assert p['phases'][0]['implemented'] is True and p['phases'][0]['state'] == 'passed, check mode'
     assert p['phases'][1]['state'] == 'planned' and all(ph['implemented'] for ph in p['phases'])
     text = '\n'.join(p['text'])
     assert 'Nova upgrade plan: 2026.1 -> 2026.2 (one_step), nova 33.0.2 -> 34.0.0, install method venv, CHECK MODE' in text
     assert '/opt/openstack/venvs/nova-34.0.0/bin/nova-manage --config-file /etc/nova/nova.conf api_db sync   (nova_api)' in text
     assert 'db sync   (nova_cell0 and nova)' in text
-    assert ('nova-manage --config-file <a file whose [database] connection is nova_cell2> db sync --local_cell'
-            in text)  # a cell that nova.conf does not point at
+    assert ('nova-manage db sync --local_cell   (cell cell2, database nova_cell2, from its cell mapping (a configuration '
+            'file written on the manage host for the run))' in text)  # a cell that nova.conf does not point at
+    assert 'every cell, each from its own source: cell0: its cell mapping' in text  # migrations: cell0 too
+    assert 'once ctl1 is back on the new code, ctl2 (old code) leave the load balancer' in text
+    assert [ph['name'] for ph in p['phases']][4:6] == ['unpin', 'migrate']
     assert '/opt/openstack/venvs/placement-16.0.0/bin/placement-manage db sync on ctl1' in text
     assert 'wait until it reports up with service version 74' in text
     assert 'Automatically selected compute RPC version 6.5 from minimum service version 72' in text

@@ -108,7 +108,6 @@ def test_records(run_scenarios):
         records_scenario('stale_counts', records(), [stale('cmp9')]),
         records_scenario('stale_forced_down', records(), [stale('cmp9', counts=False)]),
         records_scenario('older_service', older),
-        records_scenario('older_service_same_release', older, kind='same'),
         records_scenario('older_service_resumed', older, resume=True),
         records_scenario('no_api_record', [r for r in records() if r['host'] != 'ctl2' or r['binary'] != 'nova-osapi_compute']),
     ], collect=['nova_preflight_problems', 'nova_preflight_warnings'])
@@ -129,7 +128,8 @@ def test_records(run_scenarios):
     assert problems == ['nova-compute on cmp3 (cell1) reports service version 70, older than the running code on ctl1 '
                         '(nova 33.0.2, service version 72): an earlier upgrade is unfinished. Upgrade cmp3 to nova '
                         '33.0.2 first (or delete the record if the service is gone).']
-    assert found('older_service_same_release') == ([], [])
+    # (a cloud whose conductor runs the target while older records remain is not "upgraded": running.yml resumes it, see
+    # tests/unit/plugins/module_utils/test_nova_upgrade.py::test_upgraded_needs_every_record_and_no_pin)
     assert found('older_service_resumed') == ([], [])  # a resumed upgrade expects old and new services side by side
     problems, warnings = found('no_api_record')
     assert problems == [] and warnings[0].startswith('ctl2 is in group nova_api but no nova-osapi_compute record')

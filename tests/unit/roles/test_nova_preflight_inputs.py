@@ -14,7 +14,9 @@ def _scenario(name, **facts):
                 nova_upgrade_scheduler_group='nova_scheduler', nova_upgrade_compute_group='nova_compute',
                 nova_upgrade_placement_group='placement', nova_upgrade_db_group='mariadb', nova_upgrade_limit_hosts=[],
                 nova_upgrade_expected_down=[], nova_upgrade_manage_host='', nova_upgrade_backup_host='',
-                nova_upgrade_backup=True)
+                nova_upgrade_backup=True, nova_upgrade_target_release='2026.2', nova_upgrade_install_method='venv',
+                nova_upgrade_install_tasks='', nova_upgrade_target_manage_cmd='', nova_upgrade_target_python='',
+                nova_upgrade_target_placement_manage_cmd='')
     base.update(facts)
     return dict(name=name, facts=base)
 
@@ -30,8 +32,17 @@ def test_inputs(run_scenarios):
         _scenario('limit_string', nova_upgrade_limit_hosts='cmp2, cmp3'),
         _scenario('unknown_manage_host', nova_upgrade_manage_host='ctl9'),
         _scenario('manage_host_and_expected_down', nova_upgrade_manage_host='ctl2', nova_upgrade_expected_down='cmp1'),
+        _scenario('series_name', nova_upgrade_target_release='Hibiscus'),
+        _scenario('nova_version', nova_upgrade_target_release='34.0.0'),
+        _scenario('stable_branch', nova_upgrade_target_release='stable/2026.2'),
+        _scenario('unknown_release', nova_upgrade_target_release='2030.2'),
+        _scenario('custom_without_tools', nova_upgrade_install_method='custom', nova_upgrade_install_tasks='/x.yml'),
+        _scenario('custom_with_tools', nova_upgrade_install_method='custom', nova_upgrade_install_tasks='/x.yml',
+                  nova_upgrade_target_manage_cmd='nm', nova_upgrade_target_python='py',
+                  nova_upgrade_target_placement_manage_cmd='pm'),
+        _scenario('manage_host_expected_down', nova_upgrade_expected_down=['ctl1']),
     ], collect=['nova_preflight_hosts', 'nova_preflight_service_hosts', 'nova_preflight_limit',
-                'nova_preflight_expected_down', 'nova_preflight_warnings'])
+                'nova_preflight_expected_down', 'nova_preflight_warnings', 'nova_preflight_target_release'])
 
     ok = out['defaults']
     assert not ok['failed'], ok['msgs']
@@ -80,3 +91,26 @@ def test_inputs(run_scenarios):
     assert not manage['failed'], manage['msgs']
     assert manage['facts']['nova_preflight_hosts']['manage'] == 'ctl2'
     assert manage['facts']['nova_preflight_expected_down'] == ['cmp1']
+    # a host expected down is left out of every loop that contacts hosts, and said so
+    hosts = manage['facts']['nova_preflight_hosts']
+    assert hosts['down'] == ['cmp1'] and hosts['compute'] == ['cmp1', 'cmp2', 'cmp3']
+    assert hosts['compute_in_scope'] == hosts['compute_up'] == ['cmp2', 'cmp3']
+    assert hosts['nova_up'] == ['ctl1', 'ctl2', 'cmp2', 'cmp3']
+    assert 'nova_upgrade_expected_down: cmp1 are left out of every step' in manage['facts']['nova_preflight_warnings'][0]
+
+    # the target release is resolved once, whatever its spelling; every later task reads the resolved one
+    assert ok['facts']['nova_preflight_target_release'] == '2026.2'
+    for name in ('series_name', 'nova_version', 'stable_branch'):
+        assert not out[name]['failed'], out[name]['msgs']
+        assert out[name]['facts']['nova_preflight_target_release'] == '2026.2', name
+    assert out['unknown_release']['failed']
+    assert "target '2030.2' is not a release this collection knows" in out['unknown_release']['msgs'][0]
+
+    custom = out['custom_without_tools']
+    assert custom['failed']
+    assert 'Missing: nova_upgrade_target_manage_cmd, nova_upgrade_target_python, nova_upgrade_target_placement_manage_cmd.' \
+        in custom['msgs'][0]
+    assert not out['custom_with_tools']['failed'], out['custom_with_tools']['msgs']
+
+    assert out['manage_host_expected_down']['failed']
+    assert 'nova_upgrade_expected_down lists ctl1, the manage host ctl1' in out['manage_host_expected_down']['msgs'][0]

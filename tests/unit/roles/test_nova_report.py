@@ -58,7 +58,7 @@ def lab_state():
     for host in COMPUTES:
         t += 60
         events.append(event(t, 'roll', host, 'nova-compute', 'switch', '33.0.2', '34.0.0', 25.0))
-    t = 540
+    t = 521
     for unit in ('nova-conductor', 'nova-scheduler', 'nova-api'):
         for host in CONTROL:
             t += 10
@@ -74,10 +74,10 @@ def lab_state():
                       details=dict(restarted=6)),
             expand=phase(130, 195, attempts=2, details=dict(api_db='synced')),
             roll=phase(196, 520, details=dict(batches=[['cmp1'], ['cmp2'], ['cmp3']])),
-            migrate=phase(521, 535, details=dict(runs=3, migrated=120, complete=True, migrations=[
+            unpin=phase(521, 585, message='compute RPC 6.6'),
+            migrate=phase(586, 600, details=dict(runs=3, migrated=120, complete=True, migrations=[
                 dict(name='populate_queued_for_delete', found=100, done=100),
                 dict(name='populate_user_id', total_needed=20, completed=20)])),
-            unpin=phase(536, 600, message='compute RPC 6.6'),
             contract=phase(None, 601, status='skipped', attempts=0, message='nothing to run for nova'),
         ),
         events=events + [dict(time=at(530), phase='migrate', host='ctl1', service='', event='note', **{'from': '', 'to': ''},
@@ -110,7 +110,7 @@ PREFLIGHT = dict(
 
 PLAN = dict(compute_batches=[['cmp1'], ['cmp2'], ['cmp3']],
             phases=[dict(name=n, state='planned') for n in
-                    ('preflight', 'pin', 'expand', 'roll', 'migrate', 'unpin', 'contract')])
+                    ('preflight', 'pin', 'expand', 'roll', 'unpin', 'migrate', 'contract')])
 
 PROBE = dict(
     version=1, complete=True, started_at=at(30), ended_at=at(610), duration_s=580.0,

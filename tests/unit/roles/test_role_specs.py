@@ -78,10 +78,14 @@ def test_playbook_composes_roles():
     plays = load_yaml(REPO / 'playbooks' / 'nova_upgrade.yml')
     assert plays[0]['hosts'] == 'all'  # the --limit guard
     assert plays[1]['hosts'] == 'localhost'
-    tasks = plays[1]['tasks']
+    run = plays[1]['tasks'][0]
+    assert run['always'][0]['ansible.builtin.include_role'] == dict(name='rolling.openstack.nova_preflight',
+                                                                    tasks_from='unlock')  # the lock is always released
+    tasks = run['block']
     included = [t['ansible.builtin.include_role']['name'] for t in tasks if 'ansible.builtin.include_role' in t]
     assert included == ['rolling.openstack.nova_plan', 'rolling.openstack.nova_preflight', 'rolling.openstack.nova_plan',
                         'rolling.openstack.nova_report']
     phases = next(t for t in tasks if 'block' in t)
     assert [t['ansible.builtin.include_role']['name'].split('.')[-1] for t in phases['block']] == [
-        'nova_pin', 'nova_expand', 'nova_roll', 'nova_migrate', 'nova_unpin', 'nova_contract']  # the phases, in order
+        'nova_restart', 'nova_pin', 'nova_expand', 'nova_roll', 'nova_unpin', 'nova_migrate',
+        'nova_contract']  # the load balancer restore, then the phases in order: unpin BEFORE migrate

@@ -187,15 +187,16 @@ def test_several_levels_in_their_order(run_module, tmp_path):
                                 'scheduler = 4.0\n\n# end\n')
 
 
-def test_check_mode_changes_nothing_and_diff_shows_the_text(run_module, tmp_path):
+def test_check_mode_changes_nothing_and_diff_shows_the_section(run_module, tmp_path):
     path = write(tmp_path, PLAIN)
     before = os.stat(path)
     res = run(run_module, path, check=True, diff=True)
     r = res.result
     assert r['changed'] is True
     assert r['after'] == {'compute': 'auto'}
-    assert r['diff'] == dict(before=PLAIN, after=PLAIN + '\n[upgrade_levels]\ncompute = auto\n',
-                             before_header=str(path), after_header=str(path))
+    header = '%s [upgrade_levels]' % path
+    assert r['diff'] == dict(before='[upgrade_levels]\n', after='[upgrade_levels]\ncompute = auto\n',
+                             before_header=header, after_header=header)
     assert path.read_text() == PLAIN
     assert os.stat(path).st_mtime_ns == before.st_mtime_ns
     assert 'backup_file' not in r
@@ -315,6 +316,26 @@ def test_invalid_file_fails_and_is_left_alone(run_module, tmp_path, text, words)
 def test_no_secret_in_the_result_without_diff(run_module, tmp_path):
     path = write(tmp_path, SAMPLE)
     res = run(run_module, path)
+    assert 'RabbitPw' not in repr(res.result)
+
+
+@pytest.mark.parametrize('state', ['present', 'absent'])
+def test_no_secret_in_the_diff(run_module, tmp_path, state):
+    # --diff (AWX's "Show Changes", ARA, the json callback) must never show nova.conf: it holds the transport URL
+    path = write(tmp_path, SAMPLE.replace('#compute = <None>', 'compute = 6.4'))
+    res = run(run_module, path, diff=True, state=state)
+    assert res.result['changed'] is True
+    assert 'RabbitPw' not in repr(res.result) and 'transport_url' not in repr(res.result['diff'])
+    assert res.result['diff']['before'] == '[upgrade_levels]\ncompute = 6.4\n'
+
+
+def test_query_reads_and_changes_nothing(run_module, tmp_path):
+    path = write(tmp_path, SAMPLE.replace('#compute = <None>', 'compute = auto'))
+    before = os.stat(path)
+    res = run(run_module, path, state='query')
+    assert not res.failed and res.result['changed'] is False
+    assert res.result['before'] == {'compute': 'auto'} == res.result['after']
+    assert os.stat(path).st_mtime_ns == before.st_mtime_ns
     assert 'RabbitPw' not in repr(res.result)
 
 

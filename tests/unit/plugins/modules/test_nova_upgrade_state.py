@@ -286,7 +286,7 @@ def test_keeps_the_owner_and_sets_the_mode(call, path):
 
 
 @pytest.mark.parametrize('args, words', [
-    (dict(phase='rolling', status='running'), ['phase', 'rolling', 'preflight, pin, expand, roll, migrate, unpin, contract']),
+    (dict(phase='rolling', status='running'), ['phase', 'rolling', 'preflight, pin, expand, roll, unpin, migrate, contract']),
     (dict(phase='pin', status='ok'), ['status', 'ok', 'running, done, failed, skipped']),
     (dict(status='done'), ['status needs phase']),
     (dict(details=dict(a=1)), ['details needs phase']),
