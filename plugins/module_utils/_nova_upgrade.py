@@ -123,6 +123,11 @@ def target_code(result, method, override='', current_service_version=None, targe
     problems, warnings = [], []
     target_release = target_release or {}
     read = result.get('code') if not result.get('skipped') and not result.get('failed') and result.get('code') else None
+    unusable = None
+    if read and _positive_int(read.get('service_version')) is None:
+        unusable, read = read.get('service_version'), None  # no usable service version: no read, never compared with
+    # registered with failed_when: false, a failed read has `failed` false: its message without a code says so
+    read_failed = bool(result.get('failed') or (not result.get('skipped') and not result.get('code') and result.get('msg')))
     given = None
     if override not in (None, ''):
         given = _positive_int(override)
@@ -138,8 +143,10 @@ def target_code(result, method, override='', current_service_version=None, targe
     if not read and given:
         code = dict(service_version=given, version='', compute_rpc=None, source='nova_upgrade_target_service_version')
     if not code.get('service_version'):
-        if result.get('failed'):
+        if read_failed:
             reason = 'reading it failed: %s' % (result.get('msg') or 'no message')
+        elif result.get('code') and not result.get('skipped'):
+            reason = '%s names no usable service version (%r)' % (result.get('source') or 'the code read', unusable)
         elif method == 'custom':
             reason = ('the custom install method cannot read the target code: set nova_upgrade_target_service_version '
                       '(or have nova_upgrade_install_check_tasks set it)')
@@ -163,8 +170,8 @@ def target_code(result, method, override='', current_service_version=None, targe
     version = code.get('version') or ''
     if major and version and not re.match(r'^(\d+:)?%d\.' % int(major), version):
         problems.append('the target code%s is nova %s, not a version of the target release %s (nova %s): fix '
-                        'nova_upgrade_target_version or the package sources.' % (where, version, target_release.get('release'),
-                                                                               major))
+                        'nova_upgrade_target_version or the package sources.'
+                        % (where, version, target_release.get('release'), major))
     current = _positive_int(current_service_version)
     if current and int(code['service_version']) < current:
         problems.append('the target code%s has service version %s, older than the running code (%s): that would be a '
@@ -187,7 +194,7 @@ def _same_database(a, b):
 
 def _cell_label(cell):
     return '%s (%s, database %s on %s)' % (cell.get('name') or '?', cell.get('uuid'), cell.get('database'),
-                                         cell.get('host') or 'localhost')
+                                           cell.get('host') or 'localhost')
 
 
 def cell_sources(databases, version_cells=None, config_files=None):
@@ -292,7 +299,10 @@ def unmigrated_warnings(results):
     for r in results or []:
         if not isinstance(r, dict):
             continue
-        where = 'cell %s' % r['cell'] if r.get('cell') else 'the main cell'
+        # in the migrate role's loop the item is the cell: one migrated with its own configuration files has cell ''
+        item = r.get('item') if isinstance(r.get('item'), dict) else {}
+        name = item.get('name') or r.get('cell')
+        where = 'cell %s' % name if name else 'the main cell'
         for m in r.get('unmigrated') or []:
             warnings.append('online data migration %s found %d row(s) in %s it could not migrate (%d migrated). Such rows '
                             'can block the next release\'s nova-manage db sync. Look at %s; then run nova-manage db '
@@ -348,6 +358,12 @@ def upgraded(services, code_service_version, levels, target_release='', code_ver
     from ansible_collections.rolling.openstack.plugins.module_utils._releases import release_of_service_version
 
     target = service_version(code_service_version, 'the running code\'s service version')
+    if not any(counted(s) for s in services or []):
+        # every record "new" is true of no record at all: a read that returned nothing proves nothing
+        raise UpgradeDecisionError('no counted service record was read (%d record(s), none counted): whether the cloud '
+                                   'is upgraded cannot be decided without them. Check the nova service records '
+                                   '(openstack compute service list) and the manage host\'s access to every cell\'s '
+                                   'database.' % len(services or []))
     old = older_services(services, target)
     reasons = []
     if old:

@@ -68,9 +68,9 @@ options:
     choices: [ready, drain, maint]
   drain_others:
     description:
-      - With O(state=ready) only, servers of the same backend to B(drain at the same moment) the server is set ready:
-        the commands go to HAProxy in one line (C(set server B/S state ready;set server B/O state drain;...)), so that
-        no new request reaches them once the server is back. The live upgrade uses it for the API tier: once the first
+      - With O(state=ready) only, servers of the same backend to B(drain at the same moment) the server is set ready.
+        The commands go to HAProxy in one line (C(set server B/S state ready;set server B/O state drain;...)), so that
+        no new request reaches them once the server is back. The live upgrade uses it for the API tier. Once the first
         API node runs the new code, every API node still on the old code leaves the load balancer until it is upgraded
         too, so that old and new API code never serve side by side (a server created through a new node and read
         through an old one fails with C(IncompatibleObjectVersion)).
@@ -515,16 +515,17 @@ def _check_params(module):
         module.fail_json(msg='drain_others needs state=ready (it drains those servers as this one comes back).')
 
 
-def _wait_others(module, others, result):
-    """Wait until the drained others have no session left (bounded by timeout); fail naming the first that keeps one."""
+def _wait_others(module, others, result, deadline):
+    """Wait until the drained others have no session left, by deadline (that of the whole wait, so that timeout bounds
+    it all); fail naming the first that keeps one."""
     params = module.params
-    deadline = time.monotonic() + params['timeout']
     for name in others:
         view = result['others'][name]
         for _attempt in range(int(params['timeout'] / _POLL_INTERVAL) + 2):
-            if _done('drain', view) or time.monotonic() >= deadline:
+            now = time.monotonic()
+            if _done('drain', view) or now >= deadline:
                 break
-            time.sleep(_POLL_INTERVAL)
+            time.sleep(min(_POLL_INTERVAL, deadline - now))
             view = _read(params['socket'], params['backend'], name)[0]
         result['others'][name] = view
         if not _done('drain', view):
@@ -585,9 +586,11 @@ def main():
                 result['others'][other] = _read(params['socket'], params['backend'], other)[0]
         if params['wait'] and not module.check_mode:
             started = time.monotonic()
-            result['after'], _waited = _wait(module, result['after'])
-            _wait_others(module, list(result['others']), result)
-            result['waited'] = round(time.monotonic() - started, 1)
+            try:
+                result['after'], _waited = _wait(module, result['after'])
+                _wait_others(module, list(result['others']), result, started + params['timeout'])
+            finally:
+                result['waited'] = round(time.monotonic() - started, 1)
     except _TimeoutError as exc:
         result['after'] = exc.view
         result['waited'] = round(exc.waited, 1)

@@ -213,8 +213,8 @@ def main():
     except _CodeError as exc:
         module.fail_json(msg='%s' % exc)
     module.exit_json(changed=False, code=code, source=source,
-                     msg='nova %s: service version %s, compute RPC %s' % (code['version'] or '?', code['service_version'],
-                                                                         code['compute_rpc']))
+                     msg='nova %s: service version %s, compute RPC %s'
+                         % (code['version'] or '?', code['service_version'], code['compute_rpc']))
 
 
 if __name__ == '__main__':

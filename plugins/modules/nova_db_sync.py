@@ -15,7 +15,7 @@ version_added: 0.1.0
 author: rolling.openstack contributors (@rolling-openstack)
 description:
   - Reads the schema version, runs the schema sync of the code in O(nova_venv) when it is not at head, and reads the
-    version again: C(nova-manage api_db sync) (O(schema=api)), C(nova-manage db sync) (O(schema=cells): the cell of
+    version again. The syncs are C(nova-manage api_db sync) (O(schema=api)); C(nova-manage db sync) (O(schema=cells), the cell of
     C([database] connection) and cell0), C(nova-manage db sync --local_cell) for one other cell (O(schema=cell)), or
     C(placement-manage db sync) (O(schema=placement)).
   - Nova's and Placement's schema migrations are additive (expand only), so the old services keep running while the
@@ -194,10 +194,9 @@ def main():
             # after the module's own files, so that its [database] connection wins; config_secrets() reads it too
             params['config_files'] = list(params['config_files'] or []) + [extra]
         shown = dict(params, config_files=[f for f in params['config_files'] if 'rolling-nova-cell-' not in f])
-        cmd = command_text([manage] + config_args(shown) + sync_args) + (' (cell %s)' % params['cell'] if params['cell'] and
-                                                                         params['schema'] == 'cell' else '')
-        name = '%s %s' % (tool, ' '.join(sync_args)) + (' (cell %s)' % params['cell'] if params['cell'] and
-                                                          params['schema'] == 'cell' else '')
+        which = ' (cell %s)' % params['cell'] if params['cell'] and params['schema'] == 'cell' else ''
+        cmd = command_text([manage] + config_args(shown) + sync_args) + which
+        name = '%s %s' % (tool, ' '.join(sync_args)) + which
         before = _version(module, [manage] + config_args(params) + version_args, '%s %s' % (tool, ' '.join(version_args)))
         result = dict(changed=False, cmd=cmd, name=name, before=before, after=before, seconds=0.0, stdout='',
                       diff=dict(before='%s\n' % before, after='%s\n' % before))

@@ -31,7 +31,7 @@ options:
     description:
       - The release the cloud runs now; a release such as C(2026.1), a series name such as C(Gazpacho), or a Nova
         version such as C(33.0.2) (its major version names the release).
-      - Leave it out to resolve O(target) alone (a release, series name, Nova version or C(stable/<release>)): RV(target)
+      - Leave it out to resolve O(target) alone (a release, series name, Nova version or C(stable/<release>)); RV(target)
         is then the release it names, and RV(kind) is C(same).
     type: str
   target:

@@ -70,7 +70,7 @@ options:
         description:
           - When the file holds a C(done) upgrade to the same target, archive it and start a new document instead of
             keeping it. The preflight asks for it when a cloud whose upgrade is recorded as done is found not upgraded
-            (a service record older than the target, or a pin left on a host): the phases run again.
+            (a service record older than the target, or a pin left on a host); the phases run again.
         type: bool
         default: false
   started:
@@ -96,7 +96,7 @@ options:
       - C(running) starts an attempt, which the roles do even for a phase that is already C(done) only when they
         mean to run it again (RV(phase_before) tells them). C(started) is now, C(attempts) is one more,
         C(finished) and C(seconds) are null, the message is O(msg) or empty.
-      - C(incomplete) ends an attempt that did part of its work (the roll, when computes are left on the old code: not in
+      - C(incomplete) ends an attempt that did part of its work (the roll, when computes are left on the old code, not in
         this run, expected down, or failed within the allowed share); a re-run does the rest.
       - C(done), C(failed), C(skipped) and C(incomplete) end the attempt. C(finished) is now and C(seconds) the time since the
         attempt's C(started) (null for a phase skipped without being started); the message is O(msg) when given.
@@ -491,7 +491,7 @@ def _unfinished_where(document):
     phases = document.get('phases') or {}
     for name in reversed(PHASES):
         record = phases.get(name) or {}
-        if record.get('status') in ('failed', 'running'):
+        if record.get('status') in ('failed', 'running', 'incomplete'):
             return 'phase %s %s' % (name, record['status'])
     done = [name for name in PHASES if (phases.get(name) or {}).get('status') in ('done', 'skipped')]
     if done:
@@ -547,7 +547,7 @@ def _update_phase(params, document, now, result):
     if status is None and params['msg'] is None and not params['details']:
         return  # the phase only names the events' phase
     if before is None and status is None:
-        raise _StateError('phase %s has no record yet: give status (running, done, failed or skipped) with msg '
+        raise _StateError('phase %s has no record yet: give status (running, done, failed, skipped or incomplete) with msg '
                           'or details' % phase)
     record = phases.setdefault(phase, _new_phase())
     for key, default in _new_phase().items():

@@ -106,6 +106,9 @@ class FakeHAProxy:
                 conn.sendall(self.answer(command).encode())
 
     def answer(self, command):
+        if ';' in command:
+            # haproxy runs ";"-separated commands of one line one after the other and answers each in turn
+            return ''.join(self.answer(part.strip()) for part in command.split(';'))
         words = command.split()
         if command == 'show stat -1 4 -1':
             return self._stat()
@@ -609,3 +612,168 @@ def test_no_answer_in_time(run_module, sockdir, monkeypatch):
         mute.close()
     assert res.failed
     assert res.result['msg'] == 'haproxy did not answer "show stat -1 4 -1" on socket %s within 0.2 seconds.' % path
+
+
+# --- drain_others: the API tier is exclusive (old API nodes leave as the first new one comes back) -----------------
+
+def api_servers(ctl1=None, ctl2=None, ctl3=None):
+    """nova_api_back with ctl1 (just restarted on the new code, drained) and two old nodes, plus another backend."""
+    return {('nova_api_back', 'ctl1'): ctl1 or server(status='DRAIN', admin=hs._FDRAIN),
+            ('nova_api_back', 'ctl2'): ctl2 or server(),
+            ('nova_api_back', 'ctl3'): ctl3 or server(),
+            ('placement_back', 'ctl2'): server()}
+
+
+def run_api(run_module, fake, **args):
+    return run(run_module, fake, backend='nova_api_back', server='ctl1', state='ready', **args)
+
+
+def test_drain_others_is_one_combined_command(run_module, haproxy, clock):
+    fake = haproxy(api_servers())
+    res = run_api(run_module, fake, drain_others=['ctl2', 'ctl3'])
+    assert not res.failed, res.result
+    r = res.result
+    assert r['changed'] is True
+    command = ('set server nova_api_back/ctl1 state ready;set server nova_api_back/ctl2 state drain;'
+               'set server nova_api_back/ctl3 state drain')
+    assert r['command'] == command
+    assert fake.sets() == [command]  # one line: haproxy switches them at the same moment
+    assert r['after']['admin_state'] == 'ready' and r['after']['status'] == 'UP'
+    assert sorted(r['others']) == ['ctl2', 'ctl3']
+    for name in ('ctl2', 'ctl3'):
+        assert r['others'][name]['admin_state'] == 'drain'
+        assert r['others'][name]['admin_flags'] == ['FDRAIN']
+        assert fake.servers[('nova_api_back', name)]['admin'] == hs._FDRAIN
+    assert fake.servers[('placement_back', 'ctl2')]['admin'] == 0  # another backend's server of the same name
+    assert clock.sleeps == []
+
+
+def test_drain_others_leaves_drained_and_maintained_servers_alone(run_module, haproxy):
+    fake = haproxy(api_servers(ctl2=server(status='DRAIN', admin=hs._FDRAIN),
+                               ctl3=server(status='MAINT', admin=hs._FMAINT)))
+    res = run_api(run_module, fake, drain_others=['ctl2', 'ctl3'])
+    assert not res.failed, res.result
+    assert res.result['command'] == 'set server nova_api_back/ctl1 state ready'
+    assert fake.servers[('nova_api_back', 'ctl3')]['admin'] == hs._FMAINT  # not turned into drain
+    assert res.result['others']['ctl3']['admin_state'] == 'maint'
+    assert res.result['others']['ctl2']['admin_state'] == 'drain'
+
+
+def test_drain_others_when_the_server_is_ready_already(run_module, haproxy):
+    fake = haproxy(api_servers(ctl1=server()))
+    res = run_api(run_module, fake, drain_others=['ctl2'])
+    assert not res.failed, res.result
+    assert res.result['changed'] is True
+    assert res.result['command'] == 'set server nova_api_back/ctl2 state drain'
+    assert fake.servers[('nova_api_back', 'ctl3')]['admin'] == 0
+
+
+def test_drain_others_nothing_to_do(run_module, haproxy):
+    fake = haproxy(api_servers(ctl1=server(), ctl2=server(status='DRAIN', admin=hs._FDRAIN)))
+    res = run_api(run_module, fake, drain_others=['ctl2'])
+    assert not res.failed, res.result
+    assert res.result['changed'] is False and res.result['command'] is None
+    assert fake.sets() == []
+    assert 'show cli level' not in fake.commands
+
+
+def test_drain_others_without_servers_state_uses_the_status(run_module, haproxy):
+    fake = haproxy(api_servers(ctl2=server(status='DRAIN')), servers_state=False)
+    res = run_api(run_module, fake, drain_others=['ctl2', 'ctl3'])
+    assert not res.failed, res.result
+    assert res.result['command'] == 'set server nova_api_back/ctl1 state ready;set server nova_api_back/ctl3 state drain'
+
+
+def test_drain_others_waits_for_their_sessions(run_module, haproxy, clock):
+    # every "show stat" applies one step of each server's script. 6 reads before the wait (ctl1, ctl2, ctl3 before the
+    # change and after it), then one per poll of ctl2; ctl3 has no session
+    fake = haproxy(api_servers(ctl2=server(scur=4, script=[{}] * 6 + [dict(scur=2), dict(scur=1), dict(scur=0)])))
+    res = run_api(run_module, fake, drain_others=['ctl2', 'ctl3'])
+    assert not res.failed, res.result
+    r = res.result
+    assert r['others']['ctl2']['scur'] == 0 and r['others']['ctl2']['admin_state'] == 'drain'
+    assert r['after']['status'] == 'UP'
+    assert clock.sleeps == [0.5, 0.5, 0.5]
+    assert r['waited'] == 1.5  # the whole wait, the others' included
+
+
+def test_drain_others_sessions_that_do_not_end_fail_naming_the_server(run_module, haproxy, clock):
+    fake = haproxy(api_servers(ctl3=server(scur=3)))
+    res = run_api(run_module, fake, drain_others=['ctl2', 'ctl3'], timeout=2)
+    assert res.failed
+    r = res.result
+    assert r['msg'] == ('nova_api_back/ctl3 was drained but still has sessions after 2 seconds; last seen: status DRAIN, '
+                        '3 current session(s), 0 queued, last check L7OK (Layer7 check passed).')
+    assert r['changed'] is True
+    assert r['others']['ctl3']['scur'] == 3
+    assert fake.servers[('nova_api_back', 'ctl1')]['admin'] == 0  # the change is made; only the wait failed
+    assert sum(clock.sleeps) == 2.0
+    assert r['waited'] == 2.0  # what was waited, also when the others' wait fails
+
+
+def test_drain_others_timeout_bounds_the_whole_wait(run_module, haproxy, clock):
+    # ctl1 takes 1.5 s to come UP; ctl3 keeps its sessions: the others get what is left of timeout, not a new timeout
+    fake = haproxy(api_servers(ctl1=server(status='DRAIN', admin=hs._FDRAIN,
+                                           script=[{}, {}, dict(status='DOWN'), {}, {}, {}, dict(status='UP')]),
+                               ctl3=server(scur=3)))
+    res = run_api(run_module, fake, drain_others=['ctl3'], timeout=2)
+    assert res.failed
+    assert res.result['msg'].startswith('nova_api_back/ctl3 was drained but still has sessions after 2 seconds')
+    assert res.result['after']['status'] == 'UP'
+    assert sum(clock.sleeps) == 2.0
+    assert res.result['waited'] == 2.0
+
+
+def test_drain_others_without_wait(run_module, haproxy, clock):
+    fake = haproxy(api_servers(ctl2=server(scur=3)))
+    res = run_api(run_module, fake, drain_others=['ctl2'], wait=False)
+    assert not res.failed, res.result
+    assert res.result['others']['ctl2']['scur'] == 3 and res.result['waited'] == 0.0
+    assert clock.sleeps == []
+
+
+def test_drain_others_check_mode(run_module, haproxy, clock):
+    fake = haproxy(api_servers())
+    res = run_api(run_module, fake, drain_others=['ctl2'], _ansible_check_mode=True)
+    assert not res.failed, res.result
+    assert res.result['changed'] is True
+    assert res.result['command'] == 'set server nova_api_back/ctl1 state ready;set server nova_api_back/ctl2 state drain'
+    assert fake.sets() == []
+    assert fake.servers[('nova_api_back', 'ctl2')]['admin'] == 0
+    assert clock.sleeps == []
+
+
+def test_drain_others_unknown_server_fails_before_any_change(run_module, haproxy):
+    fake = haproxy(api_servers())
+    res = run_api(run_module, fake, drain_others=['ctl2', 'ctl9'])
+    assert res.failed
+    assert res.result['msg'] == "server 'ctl9' not found in backend nova_api_back; its servers: ctl1, ctl2, ctl3"
+    assert fake.sets() == []
+
+
+@pytest.mark.parametrize('state', ['drain', 'maint'])
+def test_drain_others_refused_unless_state_ready(run_module, haproxy, state):
+    fake = haproxy(api_servers())
+    res = run(run_module, fake, backend='nova_api_back', server='ctl1', state=state, drain_others=['ctl2'])
+    assert res.failed
+    assert res.result['msg'] == 'drain_others needs state=ready (it drains those servers as this one comes back).'
+    assert fake.commands == []
+
+
+@pytest.mark.parametrize('other', ['ctl1', 'ctl2;shutdown sessions server nova_api_back/ctl3', 'nova_api_back/ctl2', ''])
+def test_drain_others_bad_names_are_refused_before_talking_to_haproxy(run_module, haproxy, other):
+    fake = haproxy(api_servers())
+    res = run_api(run_module, fake, drain_others=[other])
+    assert res.failed
+    assert res.result['msg'] == 'drain_others: %r is not another haproxy server name of backend nova_api_back.' % other
+    assert fake.commands == []
+
+
+def test_drain_others_refused_by_haproxy(run_module, haproxy):
+    fake = haproxy(api_servers())
+    answer = fake.answer
+    fake.answer = lambda c: ('No such server.\n\n' if c.startswith('set ') else answer(c))
+    res = run_api(run_module, fake, drain_others=['ctl2'])
+    assert res.failed
+    assert res.result['msg'].startswith('haproxy refused "set server nova_api_back/ctl1 state ready;set server '
+                                        'nova_api_back/ctl2 state drain": No such server.')

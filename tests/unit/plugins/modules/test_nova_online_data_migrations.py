@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
 from unittest import mock
 
 import pytest
@@ -192,3 +195,143 @@ def test_bad_numbers(run_module, nova_host, args, msg):
     assert res.failed
     assert msg in res.result['msg']
     run_command.assert_not_called()
+
+
+# --- unmigrated: rows the last (rc 0) run found but could not migrate -----------------------------------------------
+
+def test_unmigrated_rows_of_the_last_run(run_module, nova_host):
+    results = [
+        (1, table(('populate_instance_compute_id', 5, 3), ('populate_uuids', 4, 4)), ''),
+        (0, table(('populate_instance_compute_id', 2, 0), ('populate_uuids', 0, 0), ('populate_user_id', 1, 1)), ''),
+    ]
+    res, _rc = run(run_module, base_args(nova_host), results)
+    assert not res.failed, res.result
+    r = res.result
+    assert r['complete'] is True
+    # only the last run counts: run 1 found 5 and migrated 3, but it said "more to do" (rc 1)
+    assert r['unmigrated'] == [dict(name='populate_instance_compute_id', found=2, migrated=0)]
+    assert r['msg'] == ('online data migrations complete after 2 run(s); rows found but not migrated: '
+                        'populate_instance_compute_id 2')
+    assert r['cell'] == ''
+
+
+def test_no_unmigrated_rows(run_module, nova_host):
+    res, _rc = run(run_module, base_args(nova_host), [(0, table(('populate_uuids', 0, 0)), '')])
+    assert res.result['unmigrated'] == []
+    assert res.result['msg'] == 'online data migrations complete after 1 run(s)'
+
+
+def test_unmigrated_is_returned_empty_on_failure_and_in_check_mode(run_module, nova_host):
+    res, _rc = run(run_module, base_args(nova_host), [(2, table(('populate_user_id', 4, 0)), '')])
+    assert res.failed and res.result['unmigrated'] == []
+    res, _rc = run(run_module, base_args(nova_host, _ansible_check_mode=True), [])
+    assert res.result['unmigrated'] == [] and res.result['cell'] == ''
+
+
+# --- cell: one cell, named by its cell mapping -----------------------------------------------------------------------
+
+CELL0 = '00000000-0000-0000-0000-000000000000'
+CELL0_URL = 'mysql+pymysql://nova:Cell0Secret@10.77.0.10/nova_cell0'
+
+
+class CellHost:
+    """run_command for the module with a cell: the snippet (python -) answers the mapping; nova-manage answers results
+    in turn and records the config files it was given while it ran."""
+
+    def __init__(self, results, mapping=None):
+        self.results = list(results)
+        self.mapping = mapping if mapping is not None else dict(uuid=CELL0, name='cell0', connection=CELL0_URL)
+        self.snippets = []
+        self.runs = []
+
+    def __call__(self, argv, **kwargs):
+        if argv[1] == '-':
+            self.snippets.append(dict(argv=argv, data=kwargs.get('data')))
+            return 0, 'a log line\nROLLING_NOVA_CELL=%s\n' % json.dumps(self.mapping), ''
+        files = [argv[i + 1] for i, a in enumerate(argv) if a == '--config-file']
+        seen = [dict(path=f, mode=stat.S_IMODE(os.stat(f).st_mode), text=open(f).read()) for f in files]
+        self.runs.append(dict(argv=argv, files=seen))
+        return self.results.pop(0)
+
+
+@pytest.fixture
+def cell_host(nova_host):
+    python = os.path.join(nova_host['venv'], 'bin', 'python')
+    with open(python, 'w') as handle:
+        handle.write('#!/bin/sh\nexit 99\n')
+    os.chmod(python, 0o755)
+    return dict(nova_host, python=python)
+
+
+def run_cell(run_module, args, fake):
+    with mock.patch.object(basic.AnsibleModule, 'run_command', side_effect=fake), \
+            mock.patch.object(odm.time, 'sleep'):
+        return run_module(odm.main, args, None)
+
+
+def test_cell_from_its_mapping(run_module, cell_host):
+    fake = CellHost([(1, table(('populate_queued_for_delete', 3, 3)), ''), (0, table(('populate_queued_for_delete', 0, 0)), '')])
+    res = run_cell(run_module, base_args(cell_host, cell='cell0'), fake)
+    assert not res.failed, res.result
+    r = res.result
+    assert r['cell'] == 'cell0'
+    assert r['migrated'] == 3 and r['runs'] == 2
+    assert r['cmd'] == '%s --config-file %s db online_data_migrations --max-count 50 (cell cell0)' % (
+        cell_host['manage'], cell_host['conf'])
+    # the mapping was read with the venv's python and the module's config files, for this cell
+    assert fake.snippets[0]['argv'] == [cell_host['python'], '-', '--config-file', cell_host['conf']]
+    assert "CELL = 'cell0'" in fake.snippets[0]['data']
+    paths = set()
+    for one in fake.runs:
+        argv = one['argv']
+        # the temporary file comes after the module's config files, so that its [database] connection wins
+        assert argv[:3] == [cell_host['manage'], '--config-file', cell_host['conf']]
+        assert argv[3] == '--config-file' and 'rolling-nova-cell-' in argv[4]
+        assert argv[5:] == ['db', 'online_data_migrations', '--max-count', '50']
+        extra = one['files'][1]
+        assert extra['mode'] == 0o600
+        assert '[database]\nconnection = %s\n' % CELL0_URL in extra['text']
+        paths.add(extra['path'])
+    assert len(paths) == 1
+    path = paths.pop()
+    assert not os.path.exists(path) and not os.path.exists(os.path.dirname(path))
+    dumped = json.dumps(r)
+    assert 'Cell0Secret' not in dumped and path not in dumped
+
+
+def test_cell_check_mode_reads_nothing(run_module, cell_host):
+    fake = CellHost([])
+    res = run_cell(run_module, base_args(cell_host, cell='cell0', _ansible_check_mode=True), fake)
+    assert not res.failed, res.result
+    assert fake.snippets == [] and fake.runs == []
+    assert res.result['cmd'].endswith('--max-count 50 (cell cell0)')
+    assert res.result['cell'] == 'cell0'
+
+
+def test_unknown_cell_fails_before_nova_manage(run_module, cell_host):
+    fake = CellHost([], mapping=dict(error='no cell mapping has the uuid or name cell7'))
+    res = run_cell(run_module, base_args(cell_host, cell='cell7'), fake)
+    assert res.failed
+    assert 'no cell mapping has the uuid or name cell7' in res.result['msg']
+    assert fake.runs == []
+
+
+def test_cell_failure_is_scrubbed_of_the_mapping_credentials(run_module, cell_host):
+    out = 'An error has occurred:\nOperationalError: access denied for nova:Cell0Secret\n'
+    fake = CellHost([(255, out, '')])
+    res = run_cell(run_module, base_args(cell_host, cell='cell0'), fake)
+    assert res.failed
+    assert 'exited 255 (an error) in run 1' in res.result['msg']
+    assert 'access denied for ***' in res.result['msg']
+    assert 'Cell0Secret' not in json.dumps(res.result)
+    assert not os.path.exists(fake.runs[0]['files'][1]['path'])
+
+
+def test_cell_with_nova_manage_cmd_and_nova_python(run_module, cell_host):
+    fake = CellHost([(0, table(('populate_uuids', 0, 0)), '')])
+    args = dict(nova_manage_cmd=cell_host['manage'], nova_python=cell_host['python'], config_files=[cell_host['conf']],
+                cell=CELL0)
+    res = run_cell(run_module, args, fake)
+    assert not res.failed, res.result
+    assert fake.snippets[0]['argv'][0] == cell_host['python']
+    assert res.result['cell'] == CELL0

@@ -71,3 +71,51 @@ def test_both_options_are_required(run_module):
     res = run_module(nova_release_check.main, dict(current='2026.1'), None)
     assert res.failed
     assert 'target' in res.result['msg']
+
+
+# --- current left out: the target alone is resolved --------------------------------------------------------------
+
+@pytest.mark.parametrize('target, release', [
+    ('2026.2', '2026.2'), ('stable/2026.1', '2026.1'), ('Hibiscus', '2026.2'), ('gazpacho', '2026.1'),
+    ('34.0.0', '2026.2'), ('33', '2026.1'), ('nova-32.1.0', '2025.2'),
+])
+def test_target_alone_is_resolved(run_module, target, release):
+    res = run_module(nova_release_check.main, dict(target=target), None)
+    assert not res.failed, res.result
+    r = res.result
+    assert r['changed'] is False
+    assert r['kind'] == 'same' and r['steps'] == 0 and r['skipped'] == []
+    assert r['target']['release'] == release
+    assert r['current'] == r['target']
+    assert r['msg'] == 'current and target are both %s: nothing to upgrade' % release
+
+
+def test_target_alone_full_fields(run_module):
+    r = run_module(nova_release_check.main, dict(target='Hibiscus'), None).result
+    assert r['target'] == dict(release='2026.2', name='Hibiscus', nova_major=34, slurp=False)
+
+
+@pytest.mark.parametrize('target, words', [
+    ('havana', ["target 'havana' is not a known release, series name or nova version", 'known releases:']),
+    ('2027.1', ["target '2027.1' is not a release this collection knows"]),
+    ('35.0.0', ["target '35.0.0' is nova 35, which is not in a release this collection knows"]),
+    ('', ['target is empty']),
+    ('  ', ['target is empty']),
+])
+def test_bad_target_alone_is_named_target(run_module, target, words):
+    res = run_module(nova_release_check.main, dict(target=target), None)
+    assert res.failed
+    for word in words:
+        assert word in res.result['msg']
+    assert 'current' not in res.result['msg'].split(':')[0]
+
+
+def test_target_is_still_required(run_module):
+    res = run_module(nova_release_check.main, {}, None)
+    assert res.failed and 'missing required arguments: target' in res.result['msg']
+
+
+def test_empty_current_is_not_left_out(run_module):
+    # an explicit empty current (a template that rendered to '') is refused, not taken as "target alone"
+    res = run_module(nova_release_check.main, dict(current='', target='2026.2'), None)
+    assert res.failed and 'current is empty' in res.result['msg']

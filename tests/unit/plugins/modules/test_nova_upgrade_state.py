@@ -338,3 +338,140 @@ def test_foreign_file_is_refused(call, path, content, words):
 def test_path_is_a_directory(call, tmp_path):
     res = call(path=str(tmp_path))
     assert res.failed and 'is a directory' in res.result['msg']
+
+
+# --- phase order, incomplete, reopen -------------------------------------------------------------------------------
+
+def test_phases_in_their_order():
+    # the unpin comes before the online data migrations (each service drops its cached minimum version first)
+    assert state_module.PHASES == ('preflight', 'pin', 'expand', 'roll', 'unpin', 'migrate', 'contract')
+    assert state_module.PHASE_STATUSES == ('running', 'done', 'failed', 'skipped', 'incomplete')
+
+
+def test_bad_phase_lists_the_phases_in_order(call, path):
+    ok(call(upgrade=UPGRADE))
+    res = call(phase='rolling', status='running')
+    assert res.failed
+    assert 'preflight, pin, expand, roll, unpin, migrate, contract' in res.result['msg']
+    res = call(phase='roll', status='partial')
+    assert res.failed and 'running, done, failed, skipped, incomplete' in res.result['msg']
+
+
+def test_incomplete_ends_an_attempt_and_a_rerun_does_the_rest(call, path, clock):
+    ok(call(upgrade=UPGRADE, start_run=True))
+    ok(call(phase='roll', status='running'))
+    clock.advance(42)
+    r = ok(call(phase='roll', status='incomplete', msg='cmp3 left on the old code (expected down)',
+                details=dict(left=['cmp3'])))
+    roll = on_disk(path)['phases']['roll']
+    assert roll == r['state']['phases']['roll']
+    assert roll['status'] == 'incomplete'
+    assert roll['finished'] == '2026-11-23T01:39:22.123+00:00' and roll['seconds'] == 42.0
+    assert roll['attempts'] == 1
+    assert roll['message'] == 'cmp3 left on the old code (expected down)' and roll['details'] == dict(left=['cmp3'])
+    # the next run: phase_before says incomplete, a new attempt starts, and ends done
+    clock.advance(600)
+    r = ok(call(phase='roll', status='running'))
+    assert r['phase_before']['status'] == 'incomplete'
+    clock.advance(10)
+    r = ok(call(phase='roll', status='done', details=dict(left=[])))
+    roll = r['state']['phases']['roll']
+    assert roll['status'] == 'done' and roll['attempts'] == 2 and roll['seconds'] == 10.0
+    assert roll['details'] == dict(left=[])
+
+
+def test_incomplete_without_a_start_gets_one(call, path):
+    ok(call(upgrade=UPGRADE))
+    r = ok(call(phase='roll', status='incomplete'))
+    roll = r['state']['phases']['roll']
+    assert roll['status'] == 'incomplete' and roll['started'] == roll['finished'] and roll['seconds'] == 0.0
+
+
+def test_other_target_while_a_phase_is_incomplete_names_it(call, path):
+    ok(call(upgrade=UPGRADE))
+    ok(call(phase='expand', status='done'))
+    ok(call(phase='roll', status='running'))
+    ok(call(phase='roll', status='incomplete'))
+    res = call(upgrade=dict(from_release='2026.2', to_release='2027.1'))
+    assert res.failed
+    assert res.result['msg'].startswith('an upgrade 2026.1-to-2026.2 is unfinished (phase roll incomplete); ')
+
+
+def test_details_without_a_record_names_every_status(call, path):
+    ok(call(upgrade=UPGRADE))
+    res = call(phase='migrate', details=dict(a=1))
+    assert res.failed
+    assert 'give status (running, done, failed, skipped or incomplete)' in res.result['msg']
+
+
+def done_upgrade(call, clock):
+    ok(call(upgrade=UPGRADE, start_run=True))
+    for phase in ('preflight', 'pin', 'expand', 'roll', 'unpin', 'migrate', 'contract'):
+        ok(call(phase=phase, status='done'))
+    clock.advance(3600)
+    ok(call(finish='done'))
+
+
+def test_done_same_target_is_kept_without_reopen(call, path, clock):
+    done_upgrade(call, clock)
+    text = open(path, encoding='utf-8').read()
+    clock.advance(86400)
+    r = ok(call(upgrade=UPGRADE, start_run=False))
+    assert r['changed'] is False and r['resumed'] is False and r['archived'] == ''
+    assert r['state']['status'] == 'done' and r['state']['phases']['roll']['status'] == 'done'
+    r = ok(call(upgrade=dict(UPGRADE, reopen=False)))
+    assert r['changed'] is False and r['archived'] == ''
+    assert open(path, encoding='utf-8').read() == text
+    assert os.listdir(os.path.dirname(path)) == ['nova-upgrade.json']
+
+
+def test_done_same_target_with_reopen_is_archived_and_a_new_document_started(call, path, clock):
+    done_upgrade(call, clock)
+    old = open(path, encoding='utf-8').read()
+    clock.advance(86400)
+    archive = os.path.join(os.path.dirname(path), 'nova-upgrade.2026.1-to-2026.2.20261123T023840Z.json')
+    # check mode: says what it would do, does nothing
+    r = ok(call(upgrade=dict(UPGRADE, reopen=True), start_run=True, check=True))
+    assert r['changed'] is True and r['archived'] == archive
+    assert r['state']['status'] == 'running' and r['state']['phases'] == {}
+    assert open(path, encoding='utf-8').read() == old and not os.path.exists(archive)
+    # for real
+    r = ok(call(upgrade=dict(UPGRADE, reopen=True), start_run=True))
+    assert r['changed'] is True and r['archived'] == archive and r['resumed'] is False
+    assert open(archive, encoding='utf-8').read() == old
+    doc = on_disk(path)
+    assert doc['id'] == '2026.1-to-2026.2' and doc['status'] == 'running' and doc['phases'] == {} and doc['events'] == []
+    assert doc['started'] == '2026-11-24T02:38:40.123+00:00'
+    assert [run['status'] for run in doc['runs']] == ['running']
+    assert 'reopen' not in doc
+    # the reopened upgrade is not done: a second reopen keeps it (and resumes it)
+    r = ok(call(upgrade=dict(UPGRADE, reopen=True)))
+    assert r['archived'] == '' and r['resumed'] is True and r['changed'] is False
+    assert sorted(os.listdir(os.path.dirname(path))) == sorted(['nova-upgrade.json', os.path.basename(archive)])
+
+
+@pytest.mark.parametrize('status', ['running', 'failed'])
+def test_reopen_of_an_unfinished_upgrade_resumes_it(call, path, clock, status):
+    ok(call(upgrade=UPGRADE, start_run=True))
+    ok(call(phase='roll', status='running'))
+    if status == 'failed':
+        ok(call(phase='roll', status='failed', finish='failed'))
+    text = open(path, encoding='utf-8').read()
+    r = ok(call(upgrade=dict(UPGRADE, reopen=True)))
+    assert r['archived'] == '' and r['resumed'] is True and r['changed'] is False
+    assert open(path, encoding='utf-8').read() == text
+
+
+def test_reopen_does_not_open_another_unfinished_target(call, path):
+    ok(call(upgrade=UPGRADE))
+    res = call(upgrade=dict(from_release='2026.2', to_release='2027.1', reopen=True))
+    assert res.failed and 'is unfinished' in res.result['msg']
+
+
+def test_two_reopens_in_the_same_second_get_distinct_archives(call, path, clock):
+    done_upgrade(call, clock)
+    first = ok(call(upgrade=dict(UPGRADE, reopen=True)))['archived']
+    ok(call(finish='done'))
+    # the second document finished at the same second as the first: a counter keeps both
+    second = ok(call(upgrade=dict(UPGRADE, reopen=True)))['archived']
+    assert first != second and os.path.exists(first) and os.path.exists(second)
