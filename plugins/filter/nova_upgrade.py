@@ -41,6 +41,7 @@ class FilterModule:
             'nova_hosts_without_down': _wrap(decide.hosts_without_down),
             'nova_upgraded': _wrap(decide.upgraded),
             'nova_restart_events': _wrap(decide.restart_events),
+            'nova_lb_drain_events': _wrap(decide.lb_drain_events),
             'nova_lb_servers': _wrap(decide.lb_servers),
             'nova_lb_restore': _wrap(decide.lb_restore),
             'nova_unit_code': _wrap(decide.unit_code),

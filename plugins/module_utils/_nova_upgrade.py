@@ -400,10 +400,14 @@ def restart_events(phase, host, unit, before, after, seconds, lb=False, backend=
                'from': before, 'to': after, 'seconds': round(float(seconds), 1)}]
     if lb:
         events.append(dict(phase=phase, event='lb_ready', host=host, service=unit, backend=backend, server=server))
-    for other in sorted(drained or {}):
-        events.append(dict(phase=phase, event='lb_drain', host=other, service=unit, backend=backend,
-                           server=drained[other], message='drained as %s came back on the new code' % host))
-    return events
+    return events + lb_drain_events(phase, host, unit, backend, drained)
+
+
+def lb_drain_events(phase, host, unit, backend, drained):
+    """The lb_drain events of the old API nodes taken out as host comes back on the new code ({host: server}),
+    recorded before the load balancer call that drains them."""
+    return [dict(phase=phase, event='lb_drain', host=other, service=unit, backend=backend, server=drained[other],
+                 message='drained as %s came back on the new code' % host) for other in sorted(drained or {})]
 
 
 def lb_restore(events, api_hosts=(), api_unit='nova-api', target_version=''):

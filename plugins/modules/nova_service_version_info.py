@@ -201,6 +201,12 @@ cells:
           C(Service.get_minimum_version) computes it for this cell.
       type: dict
       sample: {nova-compute: 72, nova-conductor: 72, nova-scheduler: 72}
+    error:
+      description:
+        - Why the cell's database could not be read (scrubbed of credentials), or null. The module fails when any
+          cell has one, and still returns the cells.
+      type: str
+      sample: null
 minimum_version:
   description:
     - Per binary, the minimum version across all cells, ignoring cells where the binary has no record or version
@@ -474,7 +480,7 @@ def _analyse(doc, expected_hosts, stale_after):
                 overall[binary] = min(overall.get(binary, version), version)
         cells.append(dict(uuid=cell['uuid'], name=cell['name'], is_cell0=bool(cell['is_cell0']),
                           disabled=bool(cell.get('disabled')), services=len(cell['services']),
-                          minimum_version=minimum))
+                          minimum_version=minimum, error=cell.get('error')))
     services.sort(key=lambda s: (s['cell_name'] or '', s['cell_uuid'], s['binary'] or '', s['host'] or '', s['id']))
     stale.sort(key=lambda s: (s['cell_name'] or '', s['binary'] or '', s['host'] or ''))
     min_compute = overall.get('nova-compute', 0)
@@ -516,13 +522,16 @@ def main():
     python = find_python(module)
     # Every text from the snippet that the module returns goes through scrub() with the configuration's secrets.
     doc, secrets = run_snippet(module, python, _SNIPPET, _MARKER, 'the nova services')
+    for cell in doc['cells']:
+        if cell.get('error'):
+            cell['error'] = scrub(cell['error'], secrets)
     failed_cells = [c for c in doc['cells'] if c.get('error')]
     result = _analyse(doc, module.params['expected_hosts'], module.params['stale_after'])
     if failed_cells:
         module.fail_json(msg='could not read the services of cell %s: the minimum service versions would be '
                              'wrong without them. Fix the cell database connection (nova-manage cell_v2 '
                              'list_cells --verbose shows it) or the database server.'
-                             % '; '.join('%s (%s): %s' % (c['name'], c['uuid'], scrub(c['error'], secrets))
+                             % '; '.join('%s (%s): %s' % (c['name'], c['uuid'], c['error'])
                                          for c in failed_cells), **result)
     module.exit_json(changed=False, **result)
 

@@ -30,6 +30,7 @@ EXPECTED = {
     'nova_hosts_without_down': 'hosts_without_down',
     'nova_upgraded': 'upgraded',
     'nova_restart_events': 'restart_events',
+    'nova_lb_drain_events': 'lb_drain_events',
     'nova_lb_servers': 'lb_servers',
     'nova_lb_restore': 'lb_restore',
     'nova_unit_code': 'unit_code',

@@ -208,6 +208,17 @@ def test_config_secrets_reads_passwords_and_urls_not_other_values(tmp_path):
     assert nm.scrub(text, secrets) == 'parse error for *** after 3600 s, key ***'
 
 
+def test_config_secrets_a_doubled_dollar_is_scrubbed_as_printed(tmp_path):
+    # oslo.config reads '$$' as '$': a tool prints 'Pa$word', the file says 'Pa$$word'.
+    conf = tmp_path / 'nova.conf'
+    conf.write_text('[keystone_authtoken]\npassword = Pa$$word\n'
+                    '[database]\nconnection = mysql+pymysql://nova:Db$$pw@db/nova\n')
+    secrets = nm.config_secrets(dict(config_files=[str(conf)]))
+    assert nm.scrub('auth failed with Pa$word on mysql+pymysql://nova:Db$pw@db/nova', secrets) == \
+        'auth failed with *** on ***'
+    assert nm.scrub('nova:Db$pw@db', secrets) == '***@db'
+
+
 def test_config_secrets_of_a_broken_file(tmp_path):
     conf = tmp_path / 'nova.conf'
     conf.write_text('no section header\npassword = x\n')

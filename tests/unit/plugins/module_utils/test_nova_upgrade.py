@@ -768,6 +768,13 @@ def test_restart_events_switch_with_lb_and_drained_others():
     ]
 
 
+def test_lb_drain_events_are_the_drained_others_alone():
+    assert decide.lb_drain_events('roll', 'ctl1', 'nova-api', 'nova_api_back', {'ctl2': 'ctl2-api'}) == [
+        dict(phase='roll', event='lb_drain', host='ctl2', service='nova-api', backend='nova_api_back', server='ctl2-api',
+             message='drained as ctl1 came back on the new code')]
+    assert decide.lb_drain_events('roll', 'ctl1', 'nova-api', 'nova_api_back', {}) == []
+
+
 def test_restart_events_plain_restart():
     events = decide.restart_events('unpin', 'cmp1', 'nova-compute', '34.0.0', '34.0.0', 3)
     assert events == [{'phase': 'unpin', 'host': 'cmp1', 'service': 'nova-compute', 'event': 'restart',

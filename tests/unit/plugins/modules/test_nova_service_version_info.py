@@ -89,7 +89,7 @@ def test_services_versions_and_minimums(run):
     assert computes['cmp2']['up'] is True
     assert computes['cmp2']['cell_uuid'] == CELL1
     assert r['cells'][0] == dict(uuid=CELL0, name='cell0', is_cell0=True, disabled=False, services=0,
-                                 minimum_version={})
+                                 minimum_version={}, error=None)
     assert r['cells'][1]['minimum_version'] == {'nova-compute': 70, 'nova-conductor': 72, 'nova-scheduler': 72,
                                                 'nova-osapi_compute': 72}
     assert r['minimum_compute_version'] == 70
@@ -215,6 +215,8 @@ def test_a_failed_cell_fails_the_module_with_a_scrubbed_message(run):
     assert 'could not read the services of cell cell1 (%s)' % CELL1 in res.result['msg']
     assert 'mysql+pymysql://***@10.77.0.10/nova' in res.result['msg']
     assert 'Sup3rSecret' not in repr(res.result)
+    # The failed result still names the cell that did not answer, for the preflight's refusal.
+    assert [c['name'] for c in res.result['cells'] if c['error']] == ['cell1']
 
 
 def test_snippet_error_fails_scrubbed(run):
