@@ -89,7 +89,7 @@ def config_secrets(params):
                 value = (value or '').strip()
                 if value and (_SECRET_OPTION_RE.search(key) or ('://' in value and '@' in value)):
                     # oslo.config reads '$$' as a literal '$': the tools print the value with one.
-                    for form in {value, value.replace('$$', '$')}:
+                    for form in (value, value.replace('$$', '$')):
                         secrets.add(form)
                         secrets.update(_url_passwords(form))
     return sorted(secrets)
