@@ -95,7 +95,9 @@ def test_run1_rolls_cmp1_and_keeps_rpc_64(ctx, figures):
     phases = state["phases"]
     assert state["status"] != "done", state["status"]
     assert {n: phases[n]["status"] for n in ("preflight", "pin", "expand")} == dict.fromkeys(("preflight", "pin", "expand"), "done")
-    assert phases["roll"]["status"] == "skipped", phases["roll"]
+    # Defect 11: the roll stays incomplete while computes of the cloud are on the old code (here: left out).
+    assert phases["roll"]["status"] == "incomplete", phases["roll"]
+    assert all(h in phases["roll"]["message"] for h in ctx.computes[1:]), phases["roll"]["message"]
     for name in ("migrate", "unpin"):
         assert phases[name]["status"] == "skipped" and "blocked" in phases[name]["message"], phases[name]
         assert all(h in phases[name]["message"] for h in ctx.computes[1:]), phases[name]["message"]
