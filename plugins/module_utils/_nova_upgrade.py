@@ -90,15 +90,20 @@ def status_findings(status, fail_on_warning=False, host='', skipped_reason=''):
                               % (where, cmd, status.get('msg') or 'no result', fix)], warnings=[])
     if result == 'Failure':
         failed = status.get('failure_checks') or []
-        text = '; '.join('%s: %s' % (c.get('check'), c.get('details') or 'Failure') for c in failed) or status.get('msg')
+        text = '; '.join('%s: %s' % (c.get('check'), _sentence(c.get('details')) or 'Failure') for c in failed)
         return dict(problems=['target nova-status upgrade check%s (%s) reports Failure (rc %s): %s.%s'
-                              % (where, cmd, rc, text, fix)], warnings=[])
-    warned = ['%s: %s' % (c.get('check'), c.get('details') or 'Warning') for c in status.get('warning_checks') or []]
+                              % (where, cmd, rc, text or _sentence(status.get('msg')), fix)], warnings=[])
+    warned = ['%s: %s' % (c.get('check'), _sentence(c.get('details')) or 'Warning') for c in status.get('warning_checks') or []]
     if result == 'Warning' and fail_on_warning:
         return dict(problems=['target nova-status upgrade check%s (%s) reports Warning (rc %s) and '
                               'nova_upgrade_status_fail_on_warning is set: %s.%s' % (where, cmd, rc, '; '.join(warned), fix)],
                     warnings=[])
     return dict(problems=[], warnings=['target nova-status warning: %s' % w for w in warned])
+
+
+def _sentence(text):
+    """nova-status details without their closing period (the message adds its own)."""
+    return ('%s' % (text or '')).strip().rstrip('.')
 
 
 # --------------------------------------------------------------------------------------------------- target code

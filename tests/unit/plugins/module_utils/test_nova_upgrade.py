@@ -154,7 +154,7 @@ def test_status_rc_2_failure_is_a_problem_although_failed_is_false():
     assert len(found['problems']) == 1
     problem = found['problems'][0]
     assert problem.startswith('target nova-status upgrade check on ctl1 (%s) reports Failure (rc 2): ' % CMD)
-    assert 'Cells v2: No host mappings found but there are compute nodes.; Older than N-1 computes: Failure.' in problem
+    assert 'Cells v2: No host mappings found but there are compute nodes; Older than N-1 computes: Failure.' in problem
     assert 'Fix what the failing checks name' in problem
 
 
@@ -169,7 +169,7 @@ def test_status_failure_without_parsed_checks_uses_the_message():
 def test_status_rc_1_warning_is_a_warning():
     status = status_result(1, [('Cells v2', 'Success', None),
                                ('Older than N-1 computes', 'Warning', 'Current Nova version does not support computes '
-                                                                      'older than Epoxy.')])
+                                                                      'older than Epoxy')])
     found = decide.status_findings(status, host='ctl1')
     assert found == dict(problems=[], warnings=[
         'target nova-status warning: Older than N-1 computes: Current Nova version does not support computes older '
