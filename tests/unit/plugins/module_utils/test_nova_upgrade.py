@@ -169,11 +169,11 @@ def test_status_failure_without_parsed_checks_uses_the_message():
 def test_status_rc_1_warning_is_a_warning():
     status = status_result(1, [('Cells v2', 'Success', None),
                                ('Older than N-1 computes', 'Warning', 'Current Nova version does not support computes '
-                                                                      'older than Epoxy')])
+                                                                      'older than Epoxy.')])
     found = decide.status_findings(status, host='ctl1')
     assert found == dict(problems=[], warnings=[
         'target nova-status warning: Older than N-1 computes: Current Nova version does not support computes older '
-        'than Epoxy.'])
+        'than Epoxy'])
 
 
 def test_status_rc_1_warning_with_fail_on_warning_is_a_problem():
