@@ -68,13 +68,13 @@ options:
     choices: [ready, drain, maint]
   drain_others:
     description:
-      - With O(state=ready) only, servers of the same backend to B(drain at the same moment) the server is set ready.
-        The commands go to HAProxy in one line (C(set server B/S state ready;set server B/O state drain;...)), so that
-        no new request reaches them once the server is back. The live upgrade uses it for the API tier. Once the first
+      - With O(state=ready) and O(wait) only, servers of the same backend to B(drain as soon as) the server is C(UP)
+        (its health check passed; before that the backend would be left without a server and answer 503). They are
+        drained in one command line (C(set server B/O state drain;...)). The live upgrade uses it for the API tier. Once the first
         API node runs the new code, every API node still on the old code leaves the load balancer until it is upgraded
         too, so that old and new API code never serve side by side (a server created through a new node and read
         through an old one fails with C(IncompatibleObjectVersion)).
-      - With O(wait), the module then also waits until their sessions end. Servers already drained or in maintenance
+      - The module then also waits until their sessions end. Servers already drained or in maintenance
         are left as they are.
     type: list
     elements: str
@@ -513,6 +513,9 @@ def _check_params(module):
             module.fail_json(msg='drain_others: %r is not another haproxy server name of backend %s.' % (other, params['backend']))
     if params['drain_others'] and params['state'] != 'ready':
         module.fail_json(msg='drain_others needs state=ready (it drains those servers as this one comes back).')
+    if params['drain_others'] and not params['wait']:
+        module.fail_json(msg='drain_others needs wait=true: the others are drained only once this server is UP, so that '
+                             'the backend is never left without a server; set wait to true.')
 
 
 def _wait_others(module, others, result, deadline):
@@ -531,6 +534,46 @@ def _wait_others(module, others, result, deadline):
         if not _done('drain', view):
             raise _HAProxyError('%s/%s was drained but still has sessions after %d seconds; last seen: %s.'
                                 % (params['backend'], name, params['timeout'], _describe(view)))
+
+
+def _others_to_drain(params, result):
+    """The commands that drain the servers of drain_others still in the rotation (each read into result['others']);
+    servers already drained or in maintenance are left as they are."""
+    commands = []
+    for other in params['drain_others']:
+        view, other_forced = _read(params['socket'], params['backend'], other)
+        result['others'][other] = view
+        if view['admin_state'] == 'ready' and _needs_change('drain', view, other_forced):
+            commands.append('set server %s/%s state drain' % (params['backend'], other))
+    return commands
+
+
+def _drained_names(commands):
+    return [c.split(' ')[2] for c in commands]
+
+
+def _diff(params, before, views, others):
+    """--diff: this server's admin state, and that of each server drain_others drains."""
+    name = '%s/%s' % (params['backend'], params['server'])
+    drained = _drained_names(others)
+    old = {name: before['admin_state']}
+    new = {name: params['state']}
+    for full in drained:
+        old[full] = views[full.split('/', 1)[1]]['admin_state']
+        new[full] = 'drain'
+    if not drained:
+        return dict(before=dict(admin_state=before['admin_state']), after=dict(admin_state=params['state']),
+                    before_header=name, after_header=name)
+    return dict(before=old, after=new, before_header=params['backend'], after_header=params['backend'])
+
+
+def _send(path, command):
+    """Send "set server" commands (each answers nothing on success); fail with haproxy's answer otherwise."""
+    answer = _command(path, command).strip()
+    if answer:
+        if 'Permission denied' in answer:
+            raise _HAProxyError(_level_message(path, command, 'Permission denied'))
+        raise _HAProxyError('haproxy refused "%s": %s' % (command, answer))
 
 
 def main():
@@ -554,41 +597,39 @@ def main():
         before, forced = _read(params['socket'], params['backend'], params['server'])
         result['before'] = before
         result['after'] = dict(before)
-        commands = []
+        own = []
         if _needs_change(params['state'], before, forced):
-            commands.append('set server %s state %s' % (name, params['state']))
-        for other in params['drain_others']:
-            view, other_forced = _read(params['socket'], params['backend'], other)
-            result['others'][other] = view
-            if view['admin_state'] == 'ready' and _needs_change('drain', view, other_forced):
-                commands.append('set server %s/%s state drain' % (params['backend'], other))
+            own.append('set server %s state %s' % (name, params['state']))
+        others = _others_to_drain(params, result)
+        commands = own + others
         if commands:
             result['changed'] = True
             result['command'] = ';'.join(commands)
             if module._diff:
-                result['diff'] = dict(before=dict(admin_state=before['admin_state']),
-                                      after=dict(admin_state=params['state']),
-                                      before_header=name, after_header=name)
+                result['diff'] = _diff(params, before, result['others'], others)
             _check_level(params['socket'], result['command'])
             if module.check_mode:
                 result['after']['admin_state'] = params['state']
-                module.exit_json(msg='check mode: would set %s %s (now %s)' % (name, params['state'], _describe(before)),
-                                 **result)
-            # one line: haproxy runs the commands one after the other in one CLI session, so the others stop getting
-            # new requests as this server gets them (each "set server" answers nothing on success)
-            answer = _command(params['socket'], result['command']).strip()
-            if answer:
-                if 'Permission denied' in answer:
-                    raise _HAProxyError(_level_message(params['socket'], result['command'], 'Permission denied'))
-                raise _HAProxyError('haproxy refused "%s": %s' % (result['command'], answer))
-            result['after'] = _read(params['socket'], params['backend'], params['server'])[0]
-            for other in result['others']:
-                result['others'][other] = _read(params['socket'], params['backend'], other)[0]
+                module.exit_json(msg='check mode: would set %s %s (now %s)%s' % (
+                    name, params['state'], _describe(before),
+                    ('; then, once it is UP, drain %s' % ', '.join(_drained_names(others))) if others else ''), **result)
+            if own:
+                _send(params['socket'], ';'.join(own))
+                result['after'] = _read(params['socket'], params['backend'], params['server'])[0]
         if params['wait'] and not module.check_mode:
             started = time.monotonic()
             try:
                 result['after'], _waited = _wait(module, result['after'])
-                _wait_others(module, list(result['others']), result, started + params['timeout'])
+                if params['drain_others']:
+                    # Only now that this server is UP (its health check passed) do the others leave: draining them
+                    # while it is still DOWN 1/2 would leave the backend without a server (HTTP 503). Read again: a
+                    # server may have changed state meanwhile.
+                    others = _others_to_drain(params, result)
+                    if others:
+                        _send(params['socket'], ';'.join(others))
+                    for other in result['others']:
+                        result['others'][other] = _read(params['socket'], params['backend'], other)[0]
+                    _wait_others(module, list(result['others']), result, started + params['timeout'])
             finally:
                 result['waited'] = round(time.monotonic() - started, 1)
     except _TimeoutError as exc:

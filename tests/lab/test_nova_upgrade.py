@@ -11,16 +11,21 @@ the lab test_nova_upgrade_rpc.py upgraded from 2025.2, so this is also an operat
 state file is archived, a new upgrade starts):
 
 1. one server ACTIVE on each compute (forced with availability zone nova:<host>);
-2. `--check`: rc 0, the plan printed, changed=0 for every host, nothing written (the state file as it was,
-   nova still 33.0.2 everywhere);
-3. the real run (with -v, so the secrets scan sees the task results too) while tests/lab/probe.py reads
+2. a forgotten old compute: a nova-compute record at service version 70 (nova 34.0.0 supports 72 and newer) is
+   planted in the cell database; the real run stops in the preflight on the TARGET nova-status upgrade check's
+   Failure ("Older than N-1 computes"), says what the preflight did (it installed the target venv on the manage
+   host), changes nothing else; the record is removed;
+3. `--check` with --diff -vvv and the json callback (every event, as AWX stores them): rc 0, the plan printed,
+   changed=0 for every host, nothing written (the state file as it was, nova still 33.0.2 everywhere);
+4. the real run (with --diff -vvv, so the secrets scan sees every diff and task result) while tests/lab/probe.py reads
    the Compute API through haproxy at 6 requests/s, and boots/deletes servers while the computes are
    rolled (the cycle file is created when the output reaches "Roll the computes batch by batch" and
    removed when the unpin starts): rc 0, no failed request, >= 1 boot/delete cycle overlapping the compute
    roll, every pre-existing server ACTIVE on the same host, every nova service up on the new service
-   version, the state done (every phase done), the report files with the timeline;
-4. a re-run: rc 0, changed=0 for every host;
-5. no secret in any output, report, the state file or the probe's result.
+   version, the state done (every phase done), the report files with the timeline; a second run started
+   during the expand is refused by the upgrade lock, naming the run that holds it, and changes nothing;
+5. a re-run: rc 0, changed=0 for every host;
+6. no secret in any output (each run's, the json events included), report, the state file or the probe's result.
 
 Run: .venv/bin/python -m pytest tests/lab/test_nova_upgrade.py (~10 min on a fresh lab, + ~6 min when it
 has to be redeployed). Figures: the "lab figures" section at the end and <artifacts>/figures.json.
@@ -29,6 +34,8 @@ has to be redeployed). Figures: the "lab figures" section at the end and <artifa
 from __future__ import annotations
 
 import json
+import shlex
+import threading
 import time
 import types
 import uuid
@@ -43,6 +50,9 @@ RELEASE, TARGET = "2026.1", "2026.2"
 TEST = "test_nova_upgrade"
 RUN_TIMEOUT = 1500  # s for the real run (measured ~7 min)
 CHECK_TIMEOUT = 600
+CELL_DB = "nova"  # the lab's cell1 database, on infra
+FORGOTTEN = "cmp-forgotten"
+LOCK_FILE = "/var/lib/rolling-openstack/nova-upgrade.lock"
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +71,9 @@ def ctx(fresh_lab, artifacts, figures):
     manage = lab.group("nova_conductor")[0]
     prior = uh.state_file(lab, manage)
     figures(TEST, prior_upgrade=prior and prior["id"])
+    venv = lab.ssh(manage, f"test -d {uh.VENVS_DIR}/nova-{new} && echo yes || true").stdout.strip() == "yes"
     c = types.SimpleNamespace(lab=lab, conn=conn, work=work, clouds_yaml=clouds_yaml, old=old, new=new,
-                              servers=servers, manage=manage, prior=prior)
+                              servers=servers, manage=manage, prior=prior, target_venv_before=venv)
     yield c
     left = uh.delete_servers(conn, list(servers))
     if left:
@@ -70,9 +81,30 @@ def ctx(fresh_lab, artifacts, figures):
     conn.close()
 
 
+def _cell_sql(lab, statement):
+    return lab.ssh("infra", f"mysql -N -e {shlex.quote(statement)} {CELL_DB}", timeout=60)
+
+
 @pytest.fixture(scope="module")
-def check_run(ctx, figures):
-    run = uh.run_playbook(ctx.work / "playbook-check.log", check=True, timeout=CHECK_TIMEOUT,
+def old_compute_run(ctx, figures):
+    """The real run with a forgotten nova-compute record at service version 70 in the cell (removed afterwards)."""
+    _cell_sql(ctx.lab, "INSERT INTO services (created_at, updated_at, host, `binary`, topic, report_count, disabled, "
+                       f"deleted, forced_down, version, uuid) VALUES (NOW(), NOW(), '{FORGOTTEN}', 'nova-compute', "
+                       "'compute', 1, 0, 0, 0, 70, UUID())")
+    try:
+        run = uh.run_playbook(ctx.work / "playbook-old-compute.log", timeout=CHECK_TIMEOUT,
+                              extra_vars={"nova_upgrade_target_release": TARGET})
+    finally:
+        _cell_sql(ctx.lab, f"DELETE FROM services WHERE host = '{FORGOTTEN}'")
+    figures(TEST, old_compute_run_s=round(run.seconds, 1), old_compute_run_rc=run.rc)
+    return run
+
+
+@pytest.fixture(scope="module")
+def check_run(ctx, old_compute_run, figures):
+    """--check with --diff -vvv, every event also written as JSON (what AWX stores)."""
+    run = uh.run_playbook(ctx.work / "playbook-check.log", check=True, diff=True, verbose=3,
+                          events=ctx.work / "events-check.jsonl", timeout=CHECK_TIMEOUT,
                           extra_vars={"nova_upgrade_target_release": TARGET})
     figures(TEST, check_run_s=round(run.seconds, 1), check_run_rc=run.rc)
     return run
@@ -82,8 +114,19 @@ def check_run(ctx, figures):
 def upgrade(ctx, check_run, figures):
     """The real run under the probe; cycles while the computes are rolled."""
     probe = uh.ProbeRun(ctx.work, ctx.clouds_yaml).start()
+    second = types.SimpleNamespace(run=None, thread=None)
+
+    def start_second_run():
+        # a second run of the upgrade while this one holds the lock (defect 10): it must be refused
+        def go():
+            second.run = uh.run_playbook(ctx.work / "playbook-concurrent.log", timeout=CHECK_TIMEOUT,
+                                         extra_vars={"nova_upgrade_target_release": TARGET})
+        second.thread = threading.Thread(target=go, name="second-run", daemon=True)
+        second.thread.start()
+
     watches = [
         uh.Watch("pin", r"TASK \[rolling\.openstack\.nova_pin : "),
+        uh.Watch("expand", r"TASK \[rolling\.openstack\.nova_expand : ", start_second_run),
         uh.Watch("roll", r"TASK \[rolling\.openstack\.nova_roll : "),
         uh.Watch("roll_computes", r"nova_roll : Roll the computes batch by batch", probe.cycles_on),
         uh.Watch("migrate", r"TASK \[rolling\.openstack\.nova_migrate : "),
@@ -91,16 +134,23 @@ def upgrade(ctx, check_run, figures):
         uh.Watch("contract", r"TASK \[rolling\.openstack\.nova_contract : "),
     ]
     try:
-        run = uh.run_playbook(ctx.work / "playbook-upgrade.log", verbose=1, timeout=RUN_TIMEOUT, watches=watches,
+        run = uh.run_playbook(ctx.work / "playbook-upgrade.log", verbose=3, diff=True, timeout=RUN_TIMEOUT, watches=watches,
+                              events=ctx.work / "events-upgrade.jsonl",
                               extra_vars={"nova_upgrade_target_release": TARGET,
                                           "nova_upgrade_probe_file": str(probe.out)})
     finally:
         result = probe.stop()
+        if second.thread is not None:
+            second.thread.join(timeout=CHECK_TIMEOUT + 60)
     state = uh.state_file(ctx.lab, ctx.manage)
+    lock_left = ctx.lab.ssh(ctx.manage, f"cat {LOCK_FILE} 2>/dev/null || true").stdout.strip()
     figures(TEST, upgrade_run_s=round(run.seconds, 1), upgrade_run_rc=run.rc,
             probe=uh.probe_figures(result), phase_seconds=uh.phase_seconds(state or {}),
             marks={k: v.isoformat() for k, v in run.marks.items()})
-    return types.SimpleNamespace(run=run, probe=probe, result=result, state=state)
+    if second.run is not None:
+        figures(TEST, concurrent_run_s=round(second.run.seconds, 1), concurrent_run_rc=second.run.rc)
+    return types.SimpleNamespace(run=run, probe=probe, result=result, state=state, second=second.run,
+                                 lock_left=lock_left)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +167,26 @@ def _changed_hosts(run):
     return {h: r for h, r in recap.items() if r["changed"] or r["failed"] or r["unreachable"]}
 
 
+# ---------------------------------------------------------------------------------------------- refused
+
+def test_forgotten_old_compute_stops_the_preflight(ctx, old_compute_run):
+    """Defect 1: the target's nova-status Failure is a preflight problem; defect 16: the refusal says what it did."""
+    run = old_compute_run
+    assert run.rc not in (0, None), f"the run with a version-70 compute record did not fail: {run.fail_text()}"
+    out = run.output
+    assert "target nova-status upgrade check on" in out and "reports Failure (rc 2): Older than N-1 computes" in out, \
+        f"the target nova-status Failure is not a preflight problem: {run.fail_text(60)}"
+    # a refused preflight says what it did: it installed the target venv on the manage host unless it was there
+    said = "the preflight only installed the target nova venv" if not ctx.target_venv_before else "nothing was changed"
+    assert "Preflight found" in out and said in out, f"the refusal does not say {said!r}: {run.fail_text(60)}"
+    assert "TASK [rolling.openstack.nova_pin" not in out, f"a phase started: {run.fail_text()}"
+    assert uh.state_file(ctx.lab, ctx.manage) == ctx.prior, f"the refused run wrote {uh.STATE_FILE} on {ctx.manage}"
+    wrong = {k: v["version"] for k, v in uh.nova_code(ctx.lab).items() if v["version"] != ctx.old or not v["active"]}
+    assert not wrong, f"the refused run changed the running nova (want {ctx.old} everywhere): {wrong}"
+    left = _cell_sql(ctx.lab, f"SELECT COUNT(*) FROM services WHERE host = '{FORGOTTEN}'").stdout.strip()
+    assert left == "0", f"the planted record of {FORGOTTEN} was not removed ({left} left)"
+
+
 # ---------------------------------------------------------------------------------------------- --check
 
 def test_check_run_changes_nothing(ctx, check_run):
@@ -124,6 +194,8 @@ def test_check_run_changes_nothing(ctx, check_run):
     out = check_run.output
     assert "Plan" in out and "compute batches" in out.lower() and "cmp1" in out, "the plan is not printed: " + check_run.fail_text(80)
     assert not _changed_hosts(check_run), f"--check changed something: {check_run.recap()}"
+    events = check_run.events()
+    assert events and events[-1]["event"] == "playbook_on_stats", f"no events written for the --check run: {events[-1:]}"
     assert uh.state_file(ctx.lab, ctx.manage) == ctx.prior, f"--check wrote {uh.STATE_FILE} on {ctx.manage}"
     wrong = {k: v["version"] for k, v in uh.nova_code(ctx.lab).items() if v["version"] != ctx.old or not v["active"]}
     assert not wrong, f"--check changed the running nova (want {ctx.old} everywhere): {wrong}"
@@ -244,7 +316,7 @@ def test_state_is_done(ctx, upgrade):
     phases = state["phases"]
     not_done = {n: p["status"] for n, p in phases.items() if p["status"] != "done"}
     assert not not_done, f"phases not done: {not_done}"
-    assert list(phases) == ["preflight", "pin", "expand", "roll", "migrate", "unpin", "contract"], list(phases)
+    assert list(phases) == ["preflight", "pin", "expand", "roll", "unpin", "migrate", "contract"], list(phases)
     assert "nothing left" in phases["migrate"]["message"], phases["migrate"]["message"]
     assert phases["contract"]["details"].get("status_check") not in (None, "Failure", "Error"), phases["contract"]
     assert phases["unpin"]["details"]["selected"] == phases["unpin"]["details"]["code_compute_rpc"], phases["unpin"]
@@ -269,6 +341,52 @@ def test_report_written(upgrade):
     assert str(txt[-1]) in upgrade.run.output, "the playbook did not show where the report is"
 
 
+def test_concurrent_run_is_refused_by_the_lock(ctx, upgrade):
+    """Defect 10: a second run started while the first holds the lock is refused, naming the holder, and changes
+    nothing; the first run goes on and releases its lock at its end."""
+    second = upgrade.second
+    assert second is not None, "the second run was not started (the output never reached the expand)"
+    assert second.rc not in (0, None), f"the second run was not refused: {second.fail_text()}"
+    out = second.output
+    assert "is held by" in out and "another run of the upgrade is under way" in out, second.fail_text()
+    assert "TASK [rolling.openstack.nova_pin" not in out and "Preflight found" not in out, second.fail_text()
+    changed = {h: r for h, r in second.recap().items() if r["changed"]}
+    assert not changed, f"the refused second run changed something: {second.recap()}"
+    assert upgrade.run.rc == 0, "the first run did not complete after the second was refused"
+    assert not upgrade.lock_left, f"the upgrade lock {LOCK_FILE} was left after the run: {upgrade.lock_left}"
+
+
+def _diff_blocks(run) -> list:
+    """The --diff blocks of the default callback: from a '--- before' line to the next task or host result."""
+    blocks, block = [], None
+    for line in run.lines:
+        if line.startswith("--- before"):
+            block = [line]
+            blocks.append(block)
+        elif block is not None:
+            if line.startswith(("TASK [", "changed: [", "ok: [", "skipping: [", "fatal: [", "PLAY ", "included: ")):
+                block = None
+            else:
+                block.append(line)
+    return ["\n".join(b) for b in blocks]
+
+
+def test_diff_shows_only_upgrade_levels(upgrade):
+    """Defect 3: --diff of the pin and the unpin shows the [upgrade_levels] section, not nova.conf."""
+    blocks = [b for b in _diff_blocks(upgrade.run) if "nova.conf" in b.split("\n", 1)[0]]
+    assert blocks, "no --diff block of nova.conf in the output (the pin or the unpin changes it)"
+    for block in blocks:
+        assert block.split("\n", 1)[0].endswith("[upgrade_levels]"), f"a nova.conf diff of more than [upgrade_levels]:\n{block[:2000]}"
+        for text in ("[database]", "[api_database]", "transport_url", "connection", "password"):
+            assert text not in block, f"{text!r} in a --diff block of nova.conf:\n{block[:2000]}"
+    # and in what AWX stores: every diff event of the run
+    diffs = [e for e in upgrade.run.events() if e["event"] == "on_file_diff" and "nova.conf" in json.dumps(e["result"].get("diff"))]
+    assert diffs, "no diff event of nova.conf among the run's events"
+    for event in diffs:
+        text = json.dumps(event["result"]["diff"])
+        assert "transport_url" not in text and "connection" not in text, f"{event['task']}: {text[:2000]}"
+
+
 # ---------------------------------------------------------------------------------------------- re-run
 
 def test_rerun_changes_nothing(ctx, upgrade, rerun):
@@ -281,12 +399,16 @@ def test_rerun_changes_nothing(ctx, upgrade, rerun):
 
 # ---------------------------------------------------------------------------------------------- secrets
 
-def test_no_secret_in_outputs(ctx, check_run, upgrade, rerun):
+def test_no_secret_in_outputs(ctx, old_compute_run, check_run, upgrade, rerun):
     secrets = uh.secret_values(ctx.lab.state)
     assert len(secrets) >= 5, f"too few secrets read from {ctx.lab.state}/secrets.yml: {sorted(secrets)}"
     texts = {
-        "--check output": check_run.output,
-        "upgrade output (-v)": upgrade.run.output,
+        "refused run (old compute)": old_compute_run.output,
+        "--check output (--diff -vvv)": check_run.output,
+        "--check events": (ctx.work / "events-check.jsonl").read_text(),
+        "upgrade output (--diff -vvv)": upgrade.run.output,
+        "upgrade events": (ctx.work / "events-upgrade.jsonl").read_text(),
+        "refused concurrent run": upgrade.second.output if upgrade.second else "",
         "re-run output": rerun.output,
         "probe result": upgrade.probe.out.read_text() if upgrade.probe.out.exists() else "",
         "probe log": upgrade.probe.log.read_text(),

@@ -242,6 +242,7 @@ class PlaybookRun:
     lines: list = field(default_factory=list)
     marks: dict = field(default_factory=dict)
     action_errors: list = field(default_factory=list)
+    events_file: Path | None = None
 
     @property
     def output(self) -> str:
@@ -261,6 +262,12 @@ class PlaybookRun:
                     rows[m.group("host")] = {k: int(v) for k, v in m.groupdict().items() if k != "host" and v is not None}
         return rows
 
+    def events(self) -> list:
+        """The events the rolling_events callback wrote (run_playbook(events=...)), in order; [] without them."""
+        if self.events_file is None or not Path(self.events_file).exists():
+            return []
+        return [json.loads(line) for line in Path(self.events_file).read_text().splitlines() if line.strip()]
+
     def describe(self) -> str:
         return (f"`{' '.join(self.argv[1:])}` rc={self.rc}{' (TIMED OUT)' if self.timed_out else ''} "
                 f"in {self.seconds:.0f} s; log {self.log}")
@@ -271,9 +278,11 @@ class PlaybookRun:
 
 
 def run_playbook(log: Path, extra_args=(), extra_vars=None, check=False, verbose=0, timeout=1500.0,
-                 watches=(), inventory=None) -> PlaybookRun:
+                 watches=(), inventory=None, diff=False, events=None) -> PlaybookRun:
     """ansible-playbook playbooks/nova_upgrade.yml on the lab, its output read line by line in a thread
-    (and written to `log`); watches fire on their first matching line. Killed at `timeout` seconds."""
+    (and written to `log`); watches fire on their first matching line. Killed at `timeout` seconds.
+    diff: --diff; events: a file for every event of the run as JSON lines (tests/lab/callback_plugins/rolling_events.py,
+    what AWX stores), beside the default callback's output."""
     argv = [str(VENV / "bin" / "ansible-playbook"), "-i", str(inventory or "/var/lib/rolling-lab/inventory.yml"),
             str(PLAYBOOK)]
     for key, value in (extra_vars or {}).items():
@@ -281,11 +290,17 @@ def run_playbook(log: Path, extra_args=(), extra_vars=None, check=False, verbose
     argv += list(extra_args)
     if check:
         argv.append("--check")
+    if diff:
+        argv.append("--diff")
     if verbose:
         argv.append("-" + "v" * verbose)
-    run = PlaybookRun(argv=argv, log=log)
+    run = PlaybookRun(argv=argv, log=log, events_file=events)
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1",
            "ANSIBLE_STDOUT_CALLBACK": "default"}
+    if events is not None:
+        Path(events).unlink(missing_ok=True)
+        env.update(ANSIBLE_CALLBACKS_ENABLED="rolling_events", ROLLING_EVENTS_FILE=str(events),
+                   ANSIBLE_CALLBACK_PLUGINS=str(Path(__file__).resolve().parent / "callback_plugins"))
     pending = list(watches)
     run.started = utcnow()
     t0 = time.monotonic()

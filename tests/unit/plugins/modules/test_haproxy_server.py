@@ -628,7 +628,7 @@ def run_api(run_module, fake, **args):
     return run(run_module, fake, backend='nova_api_back', server='ctl1', state='ready', **args)
 
 
-def test_drain_others_is_one_combined_command(run_module, haproxy, clock):
+def test_drain_others_once_the_server_is_up_in_one_command(run_module, haproxy, clock):
     fake = haproxy(api_servers())
     res = run_api(run_module, fake, drain_others=['ctl2', 'ctl3'])
     assert not res.failed, res.result
@@ -637,7 +637,9 @@ def test_drain_others_is_one_combined_command(run_module, haproxy, clock):
     command = ('set server nova_api_back/ctl1 state ready;set server nova_api_back/ctl2 state drain;'
                'set server nova_api_back/ctl3 state drain')
     assert r['command'] == command
-    assert fake.sets() == [command]  # one line: haproxy switches them at the same moment
+    # this server first; the others in one line once it is UP (they leave the rotation at the same moment)
+    assert fake.sets() == ['set server nova_api_back/ctl1 state ready',
+                           'set server nova_api_back/ctl2 state drain;set server nova_api_back/ctl3 state drain']
     assert r['after']['admin_state'] == 'ready' and r['after']['status'] == 'UP'
     assert sorted(r['others']) == ['ctl2', 'ctl3']
     for name in ('ctl2', 'ctl3'):
@@ -646,6 +648,37 @@ def test_drain_others_is_one_combined_command(run_module, haproxy, clock):
         assert fake.servers[('nova_api_back', name)]['admin'] == hs._FDRAIN
     assert fake.servers[('placement_back', 'ctl2')]['admin'] == 0  # another backend's server of the same name
     assert clock.sleeps == []
+
+
+def test_drain_others_waits_until_the_server_is_up(run_module, haproxy, clock):
+    # Seen on the lab: ctl1 was still DOWN 1/2 (its health check had not passed) when ctl2 was drained with it in one
+    # line: the backend had no server for ~0.7 s and answered 503. The others leave only once ctl1 is UP.
+    fake = haproxy(api_servers(ctl1=server(status='DRAIN', admin=hs._FDRAIN,
+                                           script=[{}, {}, dict(status='DOWN 1/2'), {}, {}, dict(status='UP')])))
+    seen = []
+    answer = fake.answer
+
+    def spy(command):
+        if 'state drain' in command:
+            seen.append(fake.servers[('nova_api_back', 'ctl1')]['status'])
+        return answer(command)
+
+    fake.answer = spy
+    res = run_api(run_module, fake, drain_others=['ctl2'])
+    assert not res.failed, res.result
+    assert seen == ['UP'], seen
+    assert clock.sleeps, 'it did not wait for ctl1 to come UP'
+    assert res.result['others']['ctl2']['admin_state'] == 'drain'
+
+
+def test_drain_others_diff_names_every_server(run_module, haproxy):
+    fake = haproxy(api_servers())
+    res = run_api(run_module, fake, drain_others=['ctl2', 'ctl3'], _ansible_diff=True)
+    assert not res.failed, res.result
+    assert res.result['diff'] == dict(
+        before={'nova_api_back/ctl1': 'drain', 'nova_api_back/ctl2': 'ready', 'nova_api_back/ctl3': 'ready'},
+        after={'nova_api_back/ctl1': 'ready', 'nova_api_back/ctl2': 'drain', 'nova_api_back/ctl3': 'drain'},
+        before_header='nova_api_back', after_header='nova_api_back')
 
 
 def test_drain_others_leaves_drained_and_maintained_servers_alone(run_module, haproxy):
@@ -685,9 +718,10 @@ def test_drain_others_without_servers_state_uses_the_status(run_module, haproxy)
 
 
 def test_drain_others_waits_for_their_sessions(run_module, haproxy, clock):
-    # every "show stat" applies one step of each server's script. 6 reads before the wait (ctl1, ctl2, ctl3 before the
-    # change and after it), then one per poll of ctl2; ctl3 has no session
-    fake = haproxy(api_servers(ctl2=server(scur=4, script=[{}] * 6 + [dict(scur=2), dict(scur=1), dict(scur=0)])))
+    # every "show stat" applies one step of each server's script. 8 reads before the wait (ctl1, ctl2, ctl3 before the
+    # change, ctl1 after it, ctl2, ctl3 once ctl1 is UP and after their drain), then one per poll of ctl2; ctl3 has
+    # no session
+    fake = haproxy(api_servers(ctl2=server(scur=4, script=[{}] * 8 + [dict(scur=2), dict(scur=1), dict(scur=0)])))
     res = run_api(run_module, fake, drain_others=['ctl2', 'ctl3'])
     assert not res.failed, res.result
     r = res.result
@@ -724,11 +758,12 @@ def test_drain_others_timeout_bounds_the_whole_wait(run_module, haproxy, clock):
     assert res.result['waited'] == 2.0
 
 
-def test_drain_others_without_wait(run_module, haproxy, clock):
+def test_drain_others_without_wait_is_refused_before_any_change(run_module, haproxy, clock):
     fake = haproxy(api_servers(ctl2=server(scur=3)))
     res = run_api(run_module, fake, drain_others=['ctl2'], wait=False)
-    assert not res.failed, res.result
-    assert res.result['others']['ctl2']['scur'] == 3 and res.result['waited'] == 0.0
+    assert res.failed
+    assert res.result['msg'].startswith('drain_others needs wait=true: the others are drained only once this server is UP')
+    assert fake.commands == []
     assert clock.sleeps == []
 
 
@@ -775,5 +810,5 @@ def test_drain_others_refused_by_haproxy(run_module, haproxy):
     fake.answer = lambda c: ('No such server.\n\n' if c.startswith('set ') else answer(c))
     res = run_api(run_module, fake, drain_others=['ctl2'])
     assert res.failed
-    assert res.result['msg'].startswith('haproxy refused "set server nova_api_back/ctl1 state ready;set server '
-                                        'nova_api_back/ctl2 state drain": No such server.')
+    assert res.result['msg'].startswith('haproxy refused "set server nova_api_back/ctl1 state ready": No such server.')
+    assert fake.servers[('nova_api_back', 'ctl2')]['admin'] == 0  # not drained: ctl1 never came back
