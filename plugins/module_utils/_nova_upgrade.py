@@ -478,7 +478,8 @@ def unit_code(show, method='venv', component='nova', venvs_dir='/opt/openstack/v
         files = ','.join(names)
     elif method == 'package':
         pkg = _show(dpkg)
-        files = pkg.get('Version', '')
+        # without the epoch ("3:34.0.0-0ubuntu1" -> "34.0.0-0ubuntu1"), as the preflight records the target candidate
+        files = re.sub(r'^\d+:', '', pkg.get('Version', ''))
         try:
             installed = float(pkg.get('Installed') or 0)
         except ValueError:
