@@ -47,4 +47,5 @@ class FilterModule:
             'nova_unit_code': _wrap(decide.unit_code),
             'nova_backup_space': _wrap(decide.backup_space),
             'nova_restart_skip_reason': _wrap(decide.restart_skip_reason),
+            'nova_lock_left_by_gone_run': _wrap(decide.lock_left_by_gone_run),
         }

@@ -504,6 +504,28 @@ def restart_skip_reason(code, switch, target_version='', started_before=None):
     return ''
 
 
+# --------------------------------------------------------------------------------------------------- lock
+
+def lock_left_by_gone_run(found, controller, process=''):
+    """Why the upgrade lock can be taken over without nova_upgrade_lock_takeover ('' when it cannot): it is held by a
+    run of THIS controller whose ansible-playbook process is gone (killed, or a host lost mid-run, which ends the play
+    before its unlock). found: upgrade_lock's state=query result; process: `ps -o args= -p <its pid>` here ('' when
+    there is no such process). A lock of another controller, or without a pid, is never taken over this way: this
+    controller cannot see whether that run still runs."""
+    found = found or {}
+    holder = found.get('holder') if isinstance(found.get('holder'), dict) else {}
+    if not found.get('held_by_other') or not holder or holder.get('controller') != controller:
+        return ''
+    try:
+        pid = int(holder.get('pid'))
+    except (TypeError, ValueError):
+        return ''
+    if pid <= 0 or 'ansible-playbook' in ('%s' % (process or '')):
+        return ''
+    return ('run %s of %s@%s (pid %d) holds it, and pid %d no longer runs ansible-playbook on this controller'
+            % (holder.get('id'), holder.get('user') or 'unknown', controller, pid, pid))
+
+
 # --------------------------------------------------------------------------------------------------- backup
 
 def _mib(value):

@@ -36,6 +36,7 @@ EXPECTED = {
     'nova_unit_code': 'unit_code',
     'nova_backup_space': 'backup_space',
     'nova_restart_skip_reason': 'restart_skip_reason',
+    'nova_lock_left_by_gone_run': 'lock_left_by_gone_run',
 }
 
 

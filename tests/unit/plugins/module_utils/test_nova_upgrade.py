@@ -1045,3 +1045,34 @@ def test_backup_space_unreadable_measurement_is_a_problem(read, rc, text):
     assert found['problems'][0].startswith('the room for the database backup on db1 could not be measured (rc %s: %s)'
                                            % (rc, text))
     assert 'nova_upgrade_backup=false' in found['problems'][0]
+
+
+# --- lock_left_by_gone_run --------------------------------------------------------------------------------------------
+
+def _lock_found(controller='ctl-a', pid=4242, held_by_other=True):
+    return dict(held_by_other=held_by_other, holder=dict(id='r1', user='op', controller=controller, pid=pid))
+
+
+def test_lock_of_a_gone_run_of_this_controller_can_be_taken_over():
+    reason = decide.lock_left_by_gone_run(_lock_found(), 'ctl-a', '')
+    assert reason == ('run r1 of op@ctl-a (pid 4242) holds it, and pid 4242 no longer runs ansible-playbook on this '
+                      'controller')
+
+
+def test_lock_whose_pid_now_runs_something_else_is_gone():
+    assert decide.lock_left_by_gone_run(_lock_found(), 'ctl-a', '/usr/sbin/sshd -D')
+
+
+@pytest.mark.parametrize('found, controller, process', [
+    (_lock_found(), 'ctl-a', '/venv/bin/python /venv/bin/ansible-playbook -i inv nova_upgrade.yml'),  # still runs
+    (_lock_found(controller='awx-job-7'), 'ctl-a', ''),        # another controller: cannot tell
+    (_lock_found(pid=None), 'ctl-a', ''),                       # a lock without a pid
+    (_lock_found(pid='x'), 'ctl-a', ''),
+    (_lock_found(pid=0), 'ctl-a', ''),
+    (_lock_found(held_by_other=False), 'ctl-a', ''),            # no lock, or ours
+    (dict(held_by_other=True), 'ctl-a', ''),                    # unreadable lock: no holder
+    ({}, 'ctl-a', ''),
+    (None, 'ctl-a', ''),
+])
+def test_lock_is_not_taken_over_unless_its_run_is_known_gone(found, controller, process):
+    assert decide.lock_left_by_gone_run(found, controller, process) == ''
