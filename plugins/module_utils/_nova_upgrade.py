@@ -415,12 +415,19 @@ def lb_drain_events(phase, host, unit, backend, drained):
                  message='drained as %s came back on the new code' % host) for other in sorted(drained or {})]
 
 
-def lb_restore(events, api_hosts=(), api_unit='nova-api', target_version=''):
-    """The load balancer backends an earlier run drained and did not put back: [{host, backend, server, service}].
+def lb_restore(events, api_hosts=(), api_unit='nova-api', target_version='', records=None, service_hosts=None,
+               target_service_version=0, backend='', servers=None):
+    """What the load balancer needs at the start of a run: {'restore': [...], 'keep': [...], 'drain': [...]}, rows
+    {host, backend, server, service}.
 
-    From the state's lb_drain / lb_ready events, the last one per (backend, server) decides. An API node still on
-    the old code stays out while another API node runs the new code (the roll keeps old and new API code apart and
-    puts it back once it is upgraded); {'restore': [...], 'keep': [...]}.
+    From the state's lb_drain / lb_ready events, the last one per (backend, server) decides what an earlier run
+    drained and did not put back. An API node runs the new code when the state records its switch to the target
+    version, or when its nova-osapi_compute service record (records: the preflight's, service_hosts: {inventory host:
+    nova host}) reports target_service_version or newer: the state misses a switch that an interrupt cut off before
+    its record. While an API node runs the new code, the old ones stay out (keep) and the old ones that serve are
+    taken out now (drain, in backend with servers {host: server}): old and new API code never serve side by side; the
+    roll puts each back once it is upgraded. Everything else drained is put back (restore). When there are old API
+    nodes to drain and a new API node to put back, that node leads: it goes back and they leave in one command.
     """
     last = {}
     switched = set()
@@ -429,17 +436,46 @@ def lb_restore(events, api_hosts=(), api_unit='nova-api', target_version=''):
             last[(e['backend'], e['server'])] = e
         if e.get('event') == 'switch' and e.get('service') == api_unit and target_version and e.get('to') == target_version:
             switched.add(e.get('host'))
-    restore, keep = [], []
+    names = service_hosts or {}
+    try:
+        want = int(target_service_version or 0)
+    except (TypeError, ValueError):
+        want = 0
+    if want > 0:
+        new_records = set()
+        for r in records or []:
+            try:
+                version = int(r.get('version') or 0)
+            except (TypeError, ValueError):
+                version = 0
+            if r.get('binary') == 'nova-osapi_compute' and version >= want:
+                new_records.add(r.get('host'))
+        switched |= set(h for h in api_hosts or [] if names.get(h, h) in new_records)
+    restore, keep, drain = [], [], []
     new_api = [h for h in api_hosts or [] if h in switched]
-    for (backend, server), e in sorted(last.items()):
+    out = set()
+    for (be, server), e in sorted(last.items()):
         if e['event'] != 'lb_drain':
             continue
-        row = dict(host=e.get('host'), backend=backend, server=server, service=e.get('service'))
+        row = dict(host=e.get('host'), backend=be, server=server, service=e.get('service'))
         if e.get('service') == api_unit and new_api and e.get('host') not in switched:
             keep.append(row)
+            out.add(e.get('host'))
         else:
             restore.append(row)
-    return dict(restore=restore, keep=keep)
+    if new_api and backend:
+        for host in api_hosts or []:
+            if host not in switched and host not in out:
+                drain.append(dict(host=host, backend=backend, server=(servers or {}).get(host, host), service=api_unit))
+    # with old API nodes to take out, a new API node that goes back leads: it is put back and they are taken out in
+    # one load balancer command once it is UP (never no API node serving, never old and new side by side)
+    lead = {}
+    if drain:
+        for row in restore:
+            if row['service'] == api_unit and row['host'] in switched and row['backend'] == backend:
+                lead = row
+                break
+    return dict(restore=[r for r in restore if r is not lead], keep=keep, drain=drain, lead=lead)
 
 
 # --------------------------------------------------------------------------------------------------- restarts

@@ -11,14 +11,21 @@ upgrade runs, optionally boots and deletes servers, and says at the end how many
     OS_CLIENT_CONFIG_FILE=/var/lib/rolling-lab/clouds.yaml \\
         .venv/bin/python tests/lab/probe.py --out /tmp/probe.json --max-seconds 60 --cycles 2
 
-Read load: --rate requests per second (default 6), in turn GET /servers/detail, GET /servers/{id} (of
-servers that existed when the probe started) and GET /os-services, sent by a bounded pool of worker
-threads so one slow request does not hold the rate back. Every request is recorded.
+Read load: --rate requests per second (default 6), in turn GET /servers/detail?all_tenants=1, GET
+/servers/{id} (of servers that existed when the probe started) and GET /os-services, sent by a bounded
+pool of worker threads so one slow request does not hold the rate back. Every request is recorded, with the
+backend server that answered it when the load balancer names it (X-Served-By, set by the lab's haproxy).
 
 Boot/delete cycles: --cycles N runs N cycles at once; while the file --cycle-while-file exists, cycles
 repeat. A cycle boots a server `probe-<run>-<n>` (image cirros-lab, flavor m1.lab, networks none), waits
-for ACTIVE, notes its host, deletes it and waits until it is gone; every wait is bounded. Servers the
-probe created are deleted when it stops.
+for ACTIVE, notes its host, reads it back (--api-node given: GET /servers/{id} through the load balancer
+until every named API node has answered once, at most 4 reads per node), deletes it and waits until it is
+gone; every wait is bounded. Servers the probe created are deleted when it stops.
+
+Compute-synchronous calls: --hypervisors-interval S sends GET /os-hypervisors/detail (microversion 2.88,
+whose uptime nova-api asks of each compute over RPC) every S seconds, one at a time. Such a call that meets
+a compute as it stops cannot be saved: its HTTP 500 MessagingTimeout is counted apart
+(requests.compute_rpc_timeouts), not as a failed request; any other failure of it is a failed request.
 
 Stops at --max-seconds, on SIGTERM/SIGINT or when --stop-file appears; writes the result JSON
 atomically to --out (every --write-interval seconds while running, and at the end) and prints a
@@ -49,14 +56,20 @@ RESULT_VERSION = 1
 DEFAULT_CLOUDS_YAML = "/var/lib/rolling-lab/clouds.yaml"
 SERVER_PREFIX = "probe-"
 LOAD_NAMES = ("servers_detail", "server_get", "os_services")
-CYCLE_NAMES = ("boot_create", "boot_poll", "delete", "delete_poll", "cleanup_list", "cleanup_delete",
+CYCLE_NAMES = ("boot_create", "boot_poll", "read_back", "delete", "delete_poll", "cleanup_list", "cleanup_delete",
                "cleanup_poll")
+COMPUTE_SYNC_NAME = "hypervisors_detail"
+COMPUTE_SYNC_MICROVERSION = "2.88"  # from 2.88 the uptime of each hypervisor comes from its nova-compute over RPC
+READ_BACK_TRIES_PER_NODE = 4
+SERVED_BY_HEADER = "X-Served-By"
 # 4xx answers that are the expected outcome of a request (not a failure), per request name.
 EXPECTED_4XX = {"delete_poll": (404,), "cleanup_poll": (404,), "cleanup_delete": (404,)}
 FAILURE_RULE = (
     "a request failed when it raised (no HTTP answer: connection refused/reset, timeout, ...) or was "
     "answered with HTTP >= 500, or with a 4xx not listed in expected_4xx for its name; 404 on "
-    "server_get (a pre-existing server vanished) is a failure and drops that server from the pool"
+    "server_get (a pre-existing server vanished) is a failure and drops that server from the pool; an HTTP 500 "
+    "MessagingTimeout of hypervisors_detail (a compute stopped during nova-api's RPC call to it) is counted "
+    "apart as a compute_rpc_timeout, not as a failure"
 )
 DETAIL_CHARS = 200
 TIMELINE_BUCKET = 10.0
@@ -147,8 +160,9 @@ class Rotation:
             raise AssertionError("unreachable: servers_detail is always in the rotation")
 
 
-def classify(name: str, status: int | None, error: str | None, expected_4xx=None) -> tuple[bool, str]:
-    """(ok, kind) of one request. kind: "ok", "expected_<code>", "http_<code>" or "exception:<Class>"."""
+def classify(name: str, status: int | None, error: str | None, expected_4xx=None, detail=None) -> tuple[bool, str]:
+    """(ok, kind) of one request. kind: "ok", "expected_<code>", "http_<code>", "exception:<Class>", or
+    "compute_rpc_timeout" (hypervisors_detail answered 500 MessagingTimeout: not ok, and counted apart)."""
     expected_4xx = EXPECTED_4XX if expected_4xx is None else expected_4xx
     if error is not None:
         return False, f"exception:{error}"
@@ -158,7 +172,14 @@ def classify(name: str, status: int | None, error: str | None, expected_4xx=None
         return True, "ok"
     if status < 500 and status in expected_4xx.get(name, ()):
         return True, f"expected_{status}"
+    if name == COMPUTE_SYNC_NAME and status == 500 and "MessagingTimeout" in str(detail or ""):
+        return False, "compute_rpc_timeout"
     return False, f"http_{status}"
+
+
+def is_failure(rec: dict) -> bool:
+    """A failed request: not ok, and not a compute_rpc_timeout (those are counted apart)."""
+    return not rec["ok"] and rec["kind"] != "compute_rpc_timeout"
 
 
 def percentile(values, q: float):
@@ -193,8 +214,9 @@ def build_timeline(records, skipped_times, duration: float, bucket: float = TIME
     rows = [{"t": round(i * bucket, 3), "load": 0, "cycle": 0, "failed": 0, "skipped": 0} for i in range(n)]
     for rec in records:
         row = rows[min(n - 1, max(0, int(rec["t"] // bucket)))]
-        row["load" if rec["source"] == "load" else "cycle"] += 1
-        if not rec["ok"]:
+        if rec["source"] in ("load", "cycle"):
+            row[rec["source"]] += 1
+        if is_failure(rec):
             row["failed"] += 1
     for t in skipped_times:
         rows[min(n - 1, max(0, int(t // bucket)))]["skipped"] += 1
@@ -204,14 +226,15 @@ def build_timeline(records, skipped_times, duration: float, bucket: float = TIME
 def aggregate(records, skipped_times, duration: float, rate: float, cycles=(), bucket: float = TIMELINE_BUCKET) -> dict:
     """The `requests`, `timeline` and `cycles` sections of the result from the raw records."""
     load = [r for r in records if r["source"] == "load"]
-    failed = [r for r in records if not r["ok"]]
+    failed = [r for r in records if is_failure(r)]
+    rpc_timeouts = [r for r in records if r["kind"] == "compute_rpc_timeout"]
     by_kind, by_name = {}, {}
     for rec in failed:
         by_kind[rec["kind"]] = by_kind.get(rec["kind"], 0) + 1
     for rec in records:
         entry = by_name.setdefault(rec["name"], {"sent": 0, "failed": 0, "_lat": []})
         entry["sent"] += 1
-        entry["failed"] += 0 if rec["ok"] else 1
+        entry["failed"] += 1 if is_failure(rec) else 0
         entry["_lat"].append(rec["latency_s"])
     for entry in by_name.values():
         entry["latency_s"] = latency_stats(entry.pop("_lat"))
@@ -221,13 +244,23 @@ def aggregate(records, skipped_times, duration: float, rate: float, cycles=(), b
         if cyc.get("status") == "ok" and cyc.get("host"):
             hosts[cyc["host"]] = hosts.get(cyc["host"], 0) + 1
     cycle_counts = {s: sum(1 for c in cycles if c.get("status") == s) for s in ("ok", "failed", "interrupted")}
+    served_by = {}
+    for rec in records:
+        if rec["name"] == "read_back" and rec.get("served_by"):
+            entry = served_by.setdefault(rec["served_by"], {"sent": 0, "failed": 0})
+            entry["sent"] += 1
+            entry["failed"] += 1 if is_failure(rec) else 0
+    compute_sync = [r for r in records if r["source"] == "compute_sync"]
     return {
         "requests": {
             "sent": len(records),
             "load_sent": len(load),
-            "cycle_sent": len(records) - len(load),
+            "cycle_sent": sum(1 for r in records if r["source"] == "cycle"),
             "failed": len(failed),
-            "load_failed": sum(1 for r in load if not r["ok"]),
+            "load_failed": sum(1 for r in load if is_failure(r)),
+            "compute_sync_sent": len(compute_sync),
+            "compute_rpc_timeouts": len(rpc_timeouts),
+            "compute_rpc_timeouts_at": [r["wall"] for r in rpc_timeouts],
             "skipped_slots": len(skipped_times),
             "target_rate": rate,
             "achieved_rate": round(len(load) / duration, 3) if duration > 0 else 0.0,
@@ -236,7 +269,8 @@ def aggregate(records, skipped_times, duration: float, rate: float, cycles=(), b
             "latency_s": latency_stats(r["latency_s"] for r in load),
         },
         "timeline": build_timeline(records, skipped_times, duration, bucket),
-        "cycles": {**cycle_counts, "hosts": dict(sorted(hosts.items())), "list": cycles},
+        "cycles": {**cycle_counts, "hosts": dict(sorted(hosts.items())),
+                   "read_backs_by_api_node": dict(sorted(served_by.items())), "list": cycles},
     }
 
 
@@ -256,10 +290,14 @@ def summary_text(result: dict) -> str:
         f"{req['skipped_slots']} slots skipped) + {req['cycle_sent']} boot/delete requests through",
         f"{result.get('endpoint') or '?'};",
         f"failed: {req['failed']}" + (f" ({kinds})" if kinds else "") + ";",
+        f"compute-synchronous calls: {req['compute_sync_sent']}, {req['compute_rpc_timeouts']} MessagingTimeout;",
         f"read latency p50 {_fmt_s(lat['p50'])}, p95 {_fmt_s(lat['p95'])}, max {_fmt_s(lat['max'])};",
     ]
     hosts = ", ".join(f"{h} x{n}" for h, n in cyc["hosts"].items()) or "-"
     parts.append(f"cycles: {cyc['ok']} ok, {cyc['failed']} failed, {cyc['interrupted']} interrupted (hosts: {hosts});")
+    if cyc.get("read_backs_by_api_node"):
+        parts.append("read-backs by API node: " + ", ".join(
+            f"{n} {v['sent']} ({v['failed']} failed)" for n, v in cyc["read_backs_by_api_node"].items()) + ";")
     failed_cycles = [c for c in cyc["list"] if c.get("status") == "failed"]
     if failed_cycles:
         parts.append("failed cycles: " + "; ".join(f"#{c['n']} {c.get('error')}" for c in failed_cycles[:5]) + ";")
@@ -362,6 +400,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--anchor", choices=("auto", "never"), default="auto",
                         help="auto: when no server exists, boot one (probe-<run>-anchor) for GET /servers/{id} and "
                              "delete it at the end; never: leave GET /servers/{id} out then (default: %(default)s)")
+    parser.add_argument("--api-node", action="append", default=[], metavar="NAME",
+                        help="an API node by its load balancer server name (repeatable): each cycle's server is read "
+                             "back until every one of them has answered (its X-Served-By header)")
+    parser.add_argument("--hypervisors-interval", type=float, default=0.0,
+                        help="seconds between GET /os-hypervisors/detail calls, one at a time (default: 0, none)")
+    parser.add_argument("--hypervisors-timeout", type=float, default=90.0,
+                        help="timeout of GET /os-hypervisors/detail, above nova's rpc_response_timeout (default: "
+                             "%(default)s)")
     args = parser.parse_args(argv)
     _check_args(parser, args)
     return args
@@ -398,6 +444,15 @@ def _check_args(parser, args) -> None:
     if not os.path.isfile(args.clouds_yaml):
         parser.error(f"clouds.yaml {args.clouds_yaml} does not exist: give --clouds-yaml or set OS_CLIENT_CONFIG_FILE "
                      f"(the lab writes {DEFAULT_CLOUDS_YAML} when it is up)")
+    if not (math.isfinite(args.hypervisors_interval) and 0 <= args.hypervisors_interval <= 3600):
+        parser.error(f"--hypervisors-interval {args.hypervisors_interval:g} is out of range: give 0 (none) to 3600 "
+                     "seconds, e.g. --hypervisors-interval 5")
+    if not (math.isfinite(args.hypervisors_timeout) and 0 < args.hypervisors_timeout <= 600):
+        parser.error(f"--hypervisors-timeout {args.hypervisors_timeout:g} is out of range: give more than 0 and at "
+                     "most 600 seconds, e.g. --hypervisors-timeout 90")
+    for node in args.api_node:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", node):
+            parser.error(f"--api-node {node!r} is not a load balancer server name (e.g. --api-node ctl1)")
     for sid in args.server_id:
         if not re.fullmatch(r"[0-9a-fA-F-]{32,36}", sid):
             parser.error(f"--server-id {sid!r} is not a server UUID")
@@ -452,13 +507,15 @@ class Probe:
             self.records.append(rec)
 
     def call(self, name, method, path, source, json_body=None, microversion=None, parse=False, server_id=None,
-             params=None):
-        """One API request through the load balancer, recorded. Returns (status, parsed body or None)."""
+             params=None, timeout=None, with_record=False):
+        """One API request through the load balancer, recorded. Returns (status, parsed body or None), and the
+        record too with with_record."""
         start = time.monotonic()
         wall = wall_iso()
-        status = error = detail = body = None
+        status = error = detail = body = served_by = None
+        raw = ""
         try:
-            kwargs = {"raise_exc": False, "timeout": self.args.request_timeout, "connect_retries": 0}
+            kwargs = {"raise_exc": False, "timeout": timeout or self.args.request_timeout, "connect_retries": 0}
             if json_body is not None:
                 kwargs["json"] = json_body
             if params:
@@ -467,25 +524,29 @@ class Probe:
                 kwargs["microversion"] = microversion
             resp = self.adapter.request(path, method, **kwargs)
             status = resp.status_code
+            served_by = (getattr(resp, "headers", None) or {}).get(SERVED_BY_HEADER)
             if status >= 400:
-                detail = scrub(resp.text)
+                raw = resp.text or ""
+                detail = scrub(raw)
             elif parse and resp.content:
                 body = resp.json()
         except Exception as exc:  # noqa: BLE001 - every failure is recorded by its class
             error = type(exc).__name__
             detail = scrub(exc)
         latency = time.monotonic() - start
-        ok, kind = classify(name, status, error)
+        ok, kind = classify(name, status, error, detail=raw[:2000])  # before the detail is cut to DETAIL_CHARS
         rec = {
             "t": round(start - self.t0, 3), "wall": wall, "name": name, "source": source, "method": method,
             "status": status, "error": error, "latency_s": round(latency, 4), "ok": ok, "kind": kind,
         }
         if server_id:
             rec["server_id"] = server_id
+        if served_by:
+            rec["served_by"] = scrub(served_by)[:64]
         if detail and not ok:
             rec["detail"] = detail
         self._record(rec)
-        return status, body
+        return (status, body, rec) if with_record else (status, body)
 
     def elapsed(self) -> float:
         end = self.t_end if self.t_end is not None else time.monotonic()
@@ -514,6 +575,8 @@ class Probe:
                 "stop_file": self.args.stop_file, "image": self.args.image, "flavor": self.args.flavor,
                 "boot_timeout_s": self.args.boot_timeout, "delete_timeout_s": self.args.delete_timeout,
                 "servers_for_server_get": self.rotation.server_ids,
+                "api_nodes": list(self.args.api_node), "hypervisors_interval_s": self.args.hypervisors_interval,
+                "hypervisors_timeout_s": self.args.hypervisors_timeout,
             },
             "failure_rule": {"description": FAILURE_RULE,
                              "expected_4xx": {k: list(v) for k, v in EXPECTED_4XX.items()}},
@@ -645,7 +708,9 @@ class Probe:
 
     # -- read load ---------------------------------------------------------------------------------
     def _read(self, name, path, server_id):
-        status = self.call(name, "GET", path, "load", server_id=server_id)[0]
+        # every project's servers: the cycles' servers too, created through whichever API node
+        params = {"all_tenants": 1} if name == "servers_detail" else None
+        status = self.call(name, "GET", path, "load", server_id=server_id, params=params)[0]
         if name == "server_get" and status == 404 and self.rotation.drop(server_id):
             with self._lock:
                 self.notes.append(f"server {server_id} answered 404 at t={self.elapsed():.1f} s: dropped from the pool")
@@ -778,6 +843,8 @@ class Probe:
             self.stop.wait(min(self.args.poll_interval, max(0.0, deadline - time.monotonic())))
         cyc["boot_s"] = round(time.monotonic() - start, 3)
         cyc["host"] = server.get("OS-EXT-SRV-ATTR:host")
+        if self.args.api_node:
+            self._read_back(sid, cyc)
 
         t_delete = time.monotonic()
         gone, error = self._delete_and_wait(sid, cyc, t_delete)
@@ -787,6 +854,32 @@ class Probe:
             finish("interrupted", "probe stopped while deleting")
         else:
             finish("failed", error)
+
+    def _read_back(self, sid, cyc) -> None:
+        """GET /servers/{id} through the load balancer until every --api-node has answered once (bounded:
+        READ_BACK_TRIES_PER_NODE reads per node). cyc["read_back"]: {node: first status it answered};
+        cyc["read_back_missing"]: the nodes that answered none (out of the load balancer, or not its turn)."""
+        nodes = list(dict.fromkeys(self.args.api_node))
+        seen = {}
+        for _n in range(READ_BACK_TRIES_PER_NODE * len(nodes)):
+            if self.stop.is_set() or all(n in seen for n in nodes):
+                break
+            status, _body, rec = self.call("read_back", "GET", f"/servers/{sid}", "cycle",
+                                           microversion=CYCLE_MICROVERSION, server_id=sid, with_record=True)
+            seen.setdefault(rec.get("served_by") or "?", status)
+        cyc["read_back"] = seen
+        cyc["read_back_missing"] = [n for n in nodes if n not in seen]
+
+    def compute_sync_loop(self) -> None:
+        """The compute-synchronous thread: GET /os-hypervisors/detail every --hypervisors-interval s, one at a
+        time (a call that hangs on a stopping compute holds the next one back), until the probe stops."""
+        try:
+            while not self.stop.wait(self.args.hypervisors_interval):
+                self.call(COMPUTE_SYNC_NAME, "GET", "/os-hypervisors/detail", "compute_sync",
+                          microversion=COMPUTE_SYNC_MICROVERSION, timeout=self.args.hypervisors_timeout)
+        except Exception as exc:  # noqa: BLE001 - a bug here must not kill the probe silently
+            with self._lock:
+                self.notes.append(f"compute-synchronous thread stopped by {type(exc).__name__}: {scrub(exc)}")
 
     def _forget(self, sid) -> None:
         with self._lock:
@@ -878,10 +971,13 @@ def main(argv=None) -> int:
           f"{len(probe.rotation.server_ids)} servers for GET /servers/{{id}}; result: {args.out}", flush=True)
     # the probing time starts now (setup is bounded separately: ~30 s)
     probe.t0 = time.monotonic()
-    cycler = None
+    cycler = syncer = None
     if args.cycles or args.cycle_while_file:
         cycler = threading.Thread(target=probe.run_cycles, name="probe-cycles", daemon=True)
         cycler.start()
+    if args.hypervisors_interval:
+        syncer = threading.Thread(target=probe.compute_sync_loop, name="probe-compute-sync", daemon=True)
+        syncer.start()
     try:
         probe.run_load()
     except Exception as exc:  # noqa: BLE001 - record it; the cleanup and the result below still run
@@ -896,6 +992,10 @@ def main(argv=None) -> int:
             cycler.join(timeout=3 * args.request_timeout + args.poll_interval + 5)
             if cycler.is_alive():
                 probe.notes.append("cycle thread did not stop in time")
+        if syncer is not None:
+            syncer.join(timeout=args.hypervisors_timeout + 5)
+            if syncer.is_alive():
+                probe.notes.append("compute-synchronous thread did not stop in time")
         try:
             probe.cleanup_servers()
         except Exception as exc:  # noqa: BLE001 - the result must still be written

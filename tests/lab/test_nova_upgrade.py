@@ -18,10 +18,12 @@ state file is archived, a new upgrade starts):
 3. `--check` with --diff -vvv and the json callback (every event, as AWX stores them): rc 0, the plan printed,
    changed=0 for every host, nothing written (the state file as it was, nova still 33.0.2 everywhere);
 4. the real run (with --diff -vvv, so the secrets scan sees every diff and task result) while tests/lab/probe.py reads
-   the Compute API through haproxy at 6 requests/s, and boots/deletes servers while the computes are
-   rolled (the cycle file is created when the output reaches "Roll the computes batch by batch" and
-   removed when the unpin starts): rc 0, no failed request, >= 1 boot/delete cycle overlapping the compute
-   roll, every pre-existing server ACTIVE on the same host, every nova service up on the new service
+   the Compute API through haproxy at 6 requests/s, sends GET /os-hypervisors/detail every 5 s, and
+   boots/deletes servers from the API roll on (the cycle file is created when the output reaches the first
+   "Roll api on" and removed when the unpin starts), reading each one back through every API node: rc 0, no
+   failed request, >= 1 boot/delete cycle overlapping the API roll and >= 1 the compute roll, read-backs
+   answered by every API node, no more MessagingTimeouts of the hypervisor calls than compute restarts
+   (counted apart), every pre-existing server ACTIVE on the same host, every nova service up on the new service
    version, the state done (every phase done), the report files with the timeline; a second run started
    during the expand is refused by the upgrade lock, naming the run that holds it, and changes nothing;
 5. a re-run: rc 0, changed=0 for every host;
@@ -50,6 +52,7 @@ RELEASE, TARGET = "2026.1", "2026.2"
 TEST = "test_nova_upgrade"
 RUN_TIMEOUT = 1500  # s for the real run (measured ~7 min)
 CHECK_TIMEOUT = 600
+HYPERVISORS_INTERVAL = 5.0  # s between the probe's GET /os-hypervisors/detail calls (one at a time)
 CELL_DB = "nova"  # the lab's cell1 database, on infra
 FORGOTTEN = "cmp-forgotten"
 LOCK_FILE = "/var/lib/rolling-openstack/nova-upgrade.lock"
@@ -113,7 +116,10 @@ def check_run(ctx, old_compute_run, figures):
 @pytest.fixture(scope="module")
 def upgrade(ctx, check_run, figures):
     """The real run under the probe; cycles while the computes are rolled."""
-    probe = uh.ProbeRun(ctx.work, ctx.clouds_yaml).start()
+    # read-backs of each cycle's server through every API node (defect 17), and GET /os-hypervisors/detail every
+    # HYPERVISORS_INTERVAL s, a call nova-api answers by asking each compute over RPC (defect 18)
+    probe = uh.ProbeRun(ctx.work, ctx.clouds_yaml, api_nodes=ctx.lab.group("nova_api"),
+                        hypervisors_interval=HYPERVISORS_INTERVAL).start()
     second = types.SimpleNamespace(run=None, thread=None)
 
     def start_second_run():
@@ -128,7 +134,8 @@ def upgrade(ctx, check_run, figures):
         uh.Watch("pin", r"TASK \[rolling\.openstack\.nova_pin : "),
         uh.Watch("expand", r"TASK \[rolling\.openstack\.nova_expand : ", start_second_run),
         uh.Watch("roll", r"TASK \[rolling\.openstack\.nova_roll : "),
-        uh.Watch("roll_computes", r"nova_roll : Roll the computes batch by batch", probe.cycles_on),
+        uh.Watch("roll_api", r"^TASK \[Roll api on ", probe.cycles_on),
+        uh.Watch("roll_computes", r"nova_roll : Roll the computes batch by batch"),
         uh.Watch("migrate", r"TASK \[rolling\.openstack\.nova_migrate : "),
         uh.Watch("unpin", r"TASK \[rolling\.openstack\.nova_unpin : ", probe.cycles_off),
         uh.Watch("contract", r"TASK \[rolling\.openstack\.nova_contract : "),
@@ -237,6 +244,47 @@ def test_cycles_during_compute_roll(upgrade, figures):
                         for c in cycles.get("list", [])])
     assert overlapping, (f"no successful boot/delete cycle overlapped the compute roll {start} .. {end}: "
                          f"{cycles.get('list')}")
+
+
+def test_servers_read_back_through_every_api_node(ctx, upgrade, figures):
+    """Defect 17: servers booted during the API roll are read back; every API node answered read-backs (so the
+    probe would see an old node that cannot read a server a new one created: HTTP 500), none failed."""
+    start, end = upgrade.run.marks.get("roll_api"), upgrade.run.marks.get("roll_computes")
+    assert start and end, f"API roll not seen in the output: {upgrade.run.marks}"
+    cycles = upgrade.result.get("cycles", {})
+    during = []
+    for cyc in cycles.get("list", []):
+        c0, c1 = uh.cycle_window(cyc)
+        if cyc["status"] == "ok" and c0 and c0 < end and c1 > start:
+            during.append(cyc)
+    by_node = cycles.get("read_backs_by_api_node") or {}
+    figures(TEST, api_roll_s=round((end - start).total_seconds(), 1), cycles_during_api_roll=len(during),
+            read_backs_during_api_roll=[{k: c.get(k) for k in ("n", "read_back", "read_back_missing")} for c in during],
+            read_backs_by_api_node=by_node)
+    assert during, f"no successful boot/delete cycle overlapped the API roll {start} .. {end}: {cycles.get('list')}"
+    assert all(c.get("read_back") for c in during), f"a cycle of the API roll was not read back: {during}"
+    bad = {c["n"]: c["read_back"] for c in during if any(v != 200 for v in c["read_back"].values())}
+    assert not bad, f"read-backs during the API roll failed: {bad}"
+    api = ctx.lab.group("nova_api")
+    assert set(by_node) == set(api), f"read-backs answered by {sorted(by_node)}, want every API node {api}"
+    assert all(v["failed"] == 0 for v in by_node.values()), by_node
+
+
+def test_calls_that_wait_on_a_compute(upgrade, figures):
+    """Defect 18: GET /os-hypervisors/detail ran through the upgrade; the MessagingTimeouts of those that met a
+    compute as it stopped (counted apart, docs/nova_upgrade.md) are no more than the compute restarts."""
+    req = upgrade.result["requests"]
+    restarts = sum(1 for e in (upgrade.state or {}).get("events", [])
+                   if e.get("service") == "nova-compute" and e.get("event") in ("restart", "switch"))
+    figures(TEST, compute_sync_sent=req.get("compute_sync_sent"), compute_rpc_timeouts=req.get("compute_rpc_timeouts"),
+            compute_rpc_timeouts_at=req.get("compute_rpc_timeouts_at"), compute_restarts=restarts)
+    by_name = req["by_name"].get("hypervisors_detail") or {}
+    assert req["compute_sync_sent"] >= upgrade.result["duration_s"] / (HYPERVISORS_INTERVAL + 60) / 2, (
+        f"only {req['compute_sync_sent']} GET /os-hypervisors/detail in {upgrade.result['duration_s']} s")
+    assert by_name.get("failed", 0) == 0, f"hypervisor calls failed other than by MessagingTimeout: {by_name}"
+    assert restarts >= 3, f"the state records {restarts} nova-compute restarts"
+    assert req["compute_rpc_timeouts"] <= restarts, (
+        f"{req['compute_rpc_timeouts']} MessagingTimeouts for {restarts} compute restarts: {req['compute_rpc_timeouts_at']}")
 
 
 # A boot scheduled to a compute in the seconds its nova-compute restarts would go to ERROR (nova fails builds that a

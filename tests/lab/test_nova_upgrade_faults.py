@@ -7,22 +7,33 @@
 """Faults during the Nova rolling upgrade 2026.1 -> 2026.2, one sequential scenario on one fresh lab
 (compute batches of 1: [cmp1] [cmp2] [cmp3]):
 
-a) cmp2's nova.conf is broken on purpose (`[DEFAULT] report_interval` not an integer: the NEW nova-compute
+0) the first run is interrupted with SIGINT (an operator's Ctrl-C, to the playbook's process group) as soon as
+   the pin phase has drained the first API node out of haproxy for its restart -> that backend server stays
+   drained (the state has its lb_drain and no lb_ready), the API answers through the others;
+a) (the re-run takes over the lock the interrupted run left, and puts the drained API node back first)
+   cmp2's nova.conf is broken on purpose (`[DEFAULT] report_interval` not an integer: the NEW nova-compute
    exits at start; the old one read its configuration long ago and keeps running until the roll restarts
    it) -> the run fails naming cmp2 and saying the roll stopped; cmp1 runs the new code, cmp3 is untouched
-   (still the old code, not restarted, service up), the API answers through haproxy, the servers are ACTIVE;
+   (still the old code, not restarted, service up), the API answers through haproxy, the servers are ACTIVE,
+   every API node is back in haproxy;
 b) cmp2's configuration fixed; the re-run is started and when its output reaches batch 2 (cmp2), cmp3's
    network is cut (`ip -n rl-cmp3 link set eth0 down` on this machine) -> the run fails with a message
    naming cmp3; cmp2 now runs the new code, cmp3 was not touched;
-c) cmp3's network restored -> the re-run completes: every nova service on the new code, the state done,
-   and no control service or finished compute restarted again by the resumed runs.
+c) cmp3's network restored; the re-run is interrupted with SIGINT (an operator's Ctrl-C, to the playbook's
+   process group) right after cmp3's nova-compute unit was switched to the new venv and before its restart
+   -> cmp3's unit names the new venv while its process still runs the old code, cmp3 out of scheduling;
+d) the re-run (it takes over the lock the interrupted run left: same controller, its process gone) completes:
+   cmp3 restarted onto the new code (decided from the running process, not the unit files), back in
+   scheduling, every nova service on the new code, the state done, and no control service or finished
+   compute restarted again by the resumed runs.
 
-Run: .venv/bin/python -m pytest tests/lab/test_nova_upgrade_faults.py (~12 min + a lab redeploy ~6 min).
+Run: .venv/bin/python -m pytest tests/lab/test_nova_upgrade_faults.py (~15 min + a lab redeploy ~6 min).
 """
 
 from __future__ import annotations
 
 import collections
+import signal
 import subprocess
 import time
 import types
@@ -37,6 +48,7 @@ pytestmark = pytest.mark.lab
 RELEASE, TARGET = "2026.1", "2026.2"
 TEST = "test_nova_upgrade_faults"
 RUN_TIMEOUT = 1500
+LB_BACKEND = "nova_back"  # the lab's haproxy backend of the compute API
 BROKEN_LINE = "report_interval = broken-on-purpose-by-the-faults-test"
 # batch size 1 whatever the number of computes; a shorter gate than the default 180 s (a healthy nova-compute
 # reports in within ~20 s on the lab) keeps the failing batch short
@@ -95,7 +107,30 @@ def _api_answers(ctx):
     assert len(names) >= len(ctx.servers), f"server list through haproxy: {names}"
 
 
+def test_0_interrupted_api_restart_leaves_its_backend_drained(ctx, figures):
+    api = ctx.lab.group("nova_api")
+    first = api[0]
+    assert set(uh.haproxy_admin_states(ctx.lab, LB_BACKEND).values()) == {0}, "an API node is out of haproxy already"
+    drain = rf"^TASK \[rolling\.openstack\.nova_restart : Take {first} out of load balancer backend {LB_BACKEND} on every"
+    watches = [uh.Watch("drain", drain),
+               # the drain's own result: the node is out, its restart and return not done yet
+               uh.Watch("sigint", r"^changed: \[", after="drain", signal=signal.SIGINT)]
+    run = _run(ctx, "0", figures, watches=watches)
+    assert "sigint" in run.marks, "the output never reached the drain of the first API node: " + run.fail_text(60)
+    assert run.rc not in (0, None) and not run.timed_out, run.fail_text(60)
+    states = uh.haproxy_admin_states(ctx.lab, LB_BACKEND)
+    figures(TEST, **{"0_rc": run.rc, "0_haproxy_admin_states": states})
+    assert states.get(first, 0) != 0, f"{first} is not drained after the interrupt: {states}"
+    assert all(states[h] == 0 for h in api if h != first), states
+    events = [e for e in uh.state_file(ctx.lab, ctx.manage).get("events", [])
+              if e.get("server") == first and e.get("backend") == LB_BACKEND]
+    assert events and events[-1]["event"] == "lb_drain", f"the state does not record the drain last: {events}"
+    _api_answers(ctx)
+    ctx.done.add("0")
+
+
 def test_a_broken_compute_stops_the_roll(ctx, figures):
+    _after(ctx, "0")
     cmp1, cmp2, cmp3 = ctx.cmp1, ctx.cmp2, ctx.cmp3
     cmp3_before = _code(ctx, cmp3)
     ctx.lab.ssh(cmp2, f"sed -i '0,/^\\[DEFAULT\\]/s//[DEFAULT]\\n{BROKEN_LINE}/' /etc/nova/nova.conf && "
@@ -126,6 +161,13 @@ def test_a_broken_compute_stops_the_roll(ctx, figures):
     roll = state["phases"]["roll"]
     assert roll["status"] == "failed" and cmp2 in roll["message"], roll
     figures(TEST, a_roll_message=roll["message"][:400], a_phase_seconds=uh.phase_seconds(state))
+    # defect 13: the interrupted run's drained API node was put back first (and the lock taken over)
+    first = ctx.lab.group("nova_api")[0]
+    assert "upgrade lock taken over" in run.output, "run a did not take over the interrupted run's lock: " + run.fail_text(60)
+    assert f"Put back: {first};" in run.output, "run a did not put the drained API node back: " + run.fail_text(60)
+    states = uh.haproxy_admin_states(ctx.lab, LB_BACKEND)
+    figures(TEST, a_haproxy_admin_states=states)
+    assert set(states.values()) == {0} and set(states) == set(ctx.lab.group("nova_api")), states
     ctx.done.add("a")
 
 
@@ -165,10 +207,40 @@ def test_b_compute_unreachable_mid_roll(ctx, figures):
     ctx.done.add("b")
 
 
-def test_c_resumed_run_completes(ctx, figures):
+def test_c_run_interrupted_between_switch_and_restart(ctx, figures):
     _after(ctx, "b")
-    run = _run(ctx, "c", figures)
+    cmp3 = ctx.cmp3
+    before = _code(ctx, cmp3)
+    point = rf"^TASK \[rolling\.openstack\.nova_restart : Point nova-compute at \S+ on {cmp3}\]"
+    watches = [uh.Watch("point_cmp3", point),
+               # the first task after the switch: the restart has not started yet
+               uh.Watch("sigint", r"^TASK \[rolling\.openstack\.nova_restart : Check that nova-compute now names the target venv\]",
+                        after="point_cmp3", signal=signal.SIGINT)]
+    run = _run(ctx, "c", figures, watches=watches)
+    assert "sigint" in run.marks, "the output never reached cmp3's switch: " + run.fail_text(60)
+    assert run.rc not in (0, None) and not run.timed_out, run.fail_text(60)
+    figures(TEST, c_rc=run.rc, c_interrupted_at=run.marks["sigint"].isoformat())
+    st3 = _code(ctx, cmp3)
+    units = ctx.lab.ssh(cmp3, "systemctl cat nova-compute").stdout
+    # the situation of defect 8: the unit names the new venv, the running process is the old one
+    assert f"nova-{ctx.new}" in units, f"{cmp3}'s unit was not switched before the interrupt:\n{units}"
+    assert st3["version"] == ctx.old and st3["active"] and st3["since"] == before["since"], (
+        f"{cmp3} was restarted before the interrupt (the race was lost; the scenario did not happen): {before} -> {st3}")
+    service = next(ctx.conn.compute.services(binary="nova-compute", host=cmp3))
+    figures(TEST, c_cmp3_unit_switched=True, c_cmp3_status=service.status)
+    ctx.done.add("c")
+
+
+def test_d_resumed_run_completes(ctx, figures):
+    _after(ctx, "c")
+    run = _run(ctx, "d", figures)
     assert run.rc == 0, run.fail_text(60)
+    assert "upgrade lock taken over" in run.output, (
+        "the re-run did not say it took over the interrupted run's lock: " + run.fail_text(60))
+    st3 = _code(ctx, ctx.cmp3)
+    assert st3["version"] == ctx.new and st3["active"], f"{ctx.cmp3} does not run the new code: {st3}"
+    disabled = [s.host for s in ctx.conn.compute.services(binary="nova-compute") if s.status != "enabled"]
+    assert not disabled, f"computes left out of scheduling: {disabled}"
 
     wrong = {f"{u} on {h}": v for (h, u), v in uh.nova_code(ctx.lab).items() if v["version"] != ctx.new or not v["active"]}
     assert not wrong, f"not on {ctx.new}: {wrong}"
@@ -182,7 +254,7 @@ def test_c_resumed_run_completes(ctx, figures):
     state = uh.state_file(ctx.lab, ctx.manage)
     assert state["status"] == "done", state["status"]
     assert all(p["status"] == "done" for p in state["phases"].values()), state["phases"]
-    assert [r["status"] for r in state["runs"]] == ["failed", "failed", "done"], state["runs"]
+    assert [r["status"] for r in state["runs"]] == ["interrupted", "failed", "failed", "interrupted", "done"], state["runs"]
     # resumed runs did not redo work: one roll restart per control service and per compute that had passed
     events = collections.Counter((e["phase"], e["host"], e["service"]) for e in state.get("events", [])
                                  if e.get("event") in ("restart", "switch"))  # not the lb_ready / lb_drain events
@@ -198,6 +270,6 @@ def test_c_resumed_run_completes(ctx, figures):
         f"{ctx.cmp2} was neither restarted nor found on the new code by run b: {dict(events)}")
     figures(TEST, cmp2_in_run_b="found up on the new code (systemd restarted it after the fix)" if cmp2_skipped
             else "restarted by the roll")
-    figures(TEST, c_phase_seconds=uh.phase_seconds(state), runs=[r["status"] for r in state["runs"]],
+    figures(TEST, d_phase_seconds=uh.phase_seconds(state), runs=[r["status"] for r in state["runs"]],
             events_per_phase=dict(collections.Counter(e["phase"] for e in state.get("events", []))))
-    ctx.done.add("c")
+    ctx.done.add("d")

@@ -331,8 +331,9 @@ def test_parse_args_refuses_missing_out_dir_and_clouds_yaml(tmp_path, clouds, ca
 # --- the probe's loops against a fake Compute API ---------------------------------------------------
 
 class _Resp:
-    def __init__(self, status, body=None, text=""):
+    def __init__(self, status, body=None, text="", served_by=None):
         self.status_code = status
+        self.headers = {"X-Served-By": served_by} if served_by else {}
         self._body = body
         self.content = json.dumps(body).encode() if body is not None else b""
         self.text = text or (self.content.decode() if body is not None else "")
@@ -346,8 +347,12 @@ class FakeNova:
     cmp<k>), delete (gone after `delete_polls` GETs). `fail` maps a request name to a queue of
     answers (an int status or an exception) served before the normal ones."""
 
-    def __init__(self, servers=("s1", "s2"), build_polls=1, delete_polls=1, error_on_boot=False, delete_fails=False):
+    def __init__(self, servers=("s1", "s2"), build_polls=1, delete_polls=1, error_on_boot=False, delete_fails=False,
+                 nodes=(), node_status=None):
         self.delete_fails = delete_fails
+        # nodes: the API nodes behind the load balancer, answering in turn (X-Served-By); node_status: {node:
+        # status} of a node that answers GET /servers/{id} of a server booted by the probe with that status
+        self.nodes, self.node_status, self.turn = list(nodes), dict(node_status or {}), 0
         self.lock = threading.Lock()
         self.servers = {sid: {"id": sid, "name": sid, "status": "ACTIVE"} for sid in servers}
         self.build_polls, self.delete_polls, self.error_on_boot = build_polls, delete_polls, error_on_boot
@@ -373,13 +378,24 @@ class FakeNova:
                 if isinstance(answer, Exception):
                     raise answer
                 return _Resp(answer, text='{"message": "boom password=hunter2"}')
-            return self._answer(method, path, kwargs)
+            resp = self._answer(method, path, kwargs)
+            if self.nodes:
+                node = self.nodes[self.turn % len(self.nodes)]
+                self.turn += 1
+                resp.headers = {"X-Served-By": node}
+                if (node in self.node_status and method == "GET" and path.startswith("/servers/new-")
+                        and resp.status_code == 200):
+                    resp = _Resp(self.node_status[node], text="IncompatibleObjectVersion", served_by=node)
+            return resp
 
     def _answer(self, method, path, kwargs):
         if method == "GET" and path == "/servers/detail":
             return _Resp(200, {"servers": list(self.servers.values())})
         if method == "GET" and path == "/os-services":
             return _Resp(200, {"services": []})
+        if method == "GET" and path == "/os-hypervisors/detail":
+            assert kwargs["microversion"] == "2.88"
+            return _Resp(200, {"hypervisors": []})
         if method == "GET" and path == "/servers":
             prefix = kwargs["params"]["name"].lstrip("^")
             return _Resp(200, {"servers": [s for s in self.servers.values() if s["name"].startswith(prefix)]})
@@ -646,3 +662,96 @@ def test_main_writes_result_and_exit_2_when_the_cloud_is_unknown(tmp_path, cloud
     assert data["complete"] is True and data["stop_reason"] == "setup-error"
     assert "nosuchcloud" in data["error"]
     assert "nosuchcloud" in capsys.readouterr().err
+
+
+# --- read-backs through every API node, compute-synchronous calls ------------------------------------
+
+def test_read_back_reaches_every_api_node_and_counts_a_node_that_fails(tmp_path, clouds):
+    # the mixed API tier of issue 8/17: an old node cannot read a server the new one created (HTTP 500)
+    nova = FakeNova(nodes=("ctl1", "ctl2"), node_status={"ctl2": 500})
+    p = _probe(tmp_path, clouds, nova, "--cycles", "1", "--api-node", "ctl1", "--api-node", "ctl2")
+    p.image_id, p.flavor_id = "img", "flv"
+    p.run_cycles()
+    (cyc,) = p.cycles
+    assert cyc["read_back"].get("ctl1") == 200 and cyc["read_back"].get("ctl2") == 500, cyc["read_back"]
+    assert cyc["read_back_missing"] == []
+    data = p.result(complete=True)
+    failed = [r for r in data["records"] if not r["ok"]]
+    assert failed and all(r["served_by"] == "ctl2" for r in failed), failed
+    assert data["requests"]["failed"] == len(failed)
+    assert data["cycles"]["read_backs_by_api_node"]["ctl2"]["failed"] >= 1
+    assert data["cycles"]["read_backs_by_api_node"]["ctl1"]["failed"] == 0
+
+
+def test_read_back_is_bounded_and_names_a_node_that_never_answered(tmp_path, clouds):
+    nova = FakeNova(nodes=("ctl1",))  # ctl2 is out of the load balancer
+    p = _probe(tmp_path, clouds, nova, "--cycles", "1", "--api-node", "ctl1", "--api-node", "ctl2")
+    p.image_id, p.flavor_id = "img", "flv"
+    p.run_cycles()
+    (cyc,) = p.cycles
+    assert cyc["status"] == "ok" and cyc["read_back"] == {"ctl1": 200} and cyc["read_back_missing"] == ["ctl2"]
+    assert [r["name"] for r in p.records].count("read_back") == 2 * probe.READ_BACK_TRIES_PER_NODE
+
+
+def test_no_read_back_without_api_nodes(tmp_path, clouds):
+    nova = FakeNova()
+    p = _probe(tmp_path, clouds, nova, "--cycles", "1")
+    p.image_id, p.flavor_id = "img", "flv"
+    p.run_cycles()
+    assert "read_back" not in [r["name"] for r in p.records] and "read_back" not in p.cycles[0]
+
+
+def test_servers_detail_reads_every_project(tmp_path, clouds):
+    nova = FakeNova()
+    p = _probe(tmp_path, clouds, nova)
+    p._read("servers_detail", "/servers/detail", None)  # pylint: disable=protected-access
+    assert nova.calls[-1] == ("GET", "/servers/detail", {"all_tenants": 1})
+
+
+MESSAGING_TIMEOUT = ('{"computeFault": {"code": 500, "message": "Unexpected API Error. Please report this at '
+                     'http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.\\n<class '
+                     "'oslo_messaging.exceptions.MessagingTimeout'>\"}}")
+
+
+@pytest.mark.parametrize("name,status,detail,ok,kind", [
+    ("hypervisors_detail", 500, MESSAGING_TIMEOUT, False, "compute_rpc_timeout"),
+    ("hypervisors_detail", 500, "NoValidHost", False, "http_500"),
+    ("hypervisors_detail", 503, MESSAGING_TIMEOUT, False, "http_503"),
+    ("servers_detail", 500, MESSAGING_TIMEOUT, False, "http_500"),
+    ("hypervisors_detail", 200, None, True, "ok"),
+])
+def test_classify_compute_rpc_timeout(name, status, detail, ok, kind):
+    assert probe.classify(name, status, None, detail=detail) == (ok, kind)
+
+
+def test_compute_rpc_timeouts_are_counted_apart_and_other_failures_are_not(tmp_path, clouds):
+    class Nova(FakeNova):
+        answers = [(500, MESSAGING_TIMEOUT), (500, "other"), (200, "")]
+
+        def request(self, path, method, **kwargs):
+            if path == "/os-hypervisors/detail":
+                assert kwargs["timeout"] == 90.0 and kwargs["microversion"] == "2.88"
+                status, text = self.answers.pop(0) if self.answers else (200, "")
+                if not self.answers:
+                    p.request_stop("test")
+                return _Resp(status, {"hypervisors": []} if status == 200 else None, text=text)
+            return super().request(path, method, **kwargs)
+
+    nova = Nova()
+    p = _probe(tmp_path, clouds, nova, "--hypervisors-interval", "0.01")
+    p.compute_sync_loop()
+    data = p.result(complete=True)
+    req = data["requests"]
+    assert (req["compute_sync_sent"], req["compute_rpc_timeouts"], req["failed"]) == (3, 1, 1), req
+    assert req["failures_by_kind"] == {"http_500": 1}
+    assert len(req["compute_rpc_timeouts_at"]) == 1
+    assert "MessagingTimeout" in probe.summary_text(data)
+
+
+def test_parse_args_refuses_bad_api_node_and_hypervisor_values(tmp_path, clouds, capsys):
+    for extra, message in ((["--api-node", "ctl 1"], "is not a load balancer server name"),
+                           (["--hypervisors-interval", "-1"], "--hypervisors-interval -1 is out of range"),
+                           (["--hypervisors-timeout", "0"], "--hypervisors-timeout 0 is out of range")):
+        with pytest.raises(SystemExit):
+            probe.parse_args(["--out", str(tmp_path / "p.json"), "--clouds-yaml", str(clouds), *extra])
+        assert message in capsys.readouterr().err

@@ -24,6 +24,7 @@ import datetime
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import threading
@@ -218,16 +219,42 @@ def _kill_group(proc, grace: float = 20.0) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# The load balancer (haproxy on infra, its admin socket)
+# ---------------------------------------------------------------------------------------------------
+
+_HAPROXY_STATE = (
+    "import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock'); "
+    "s.sendall(b'show servers state {backend}\\n'); print(s.makefile().read())"
+)
+
+
+def haproxy_admin_states(lab, backend: str, lb_host: str = "infra") -> dict:
+    """{server: srv_admin_state} of a backend, from `show servers state` on the admin socket: 0 in service,
+    0x08 drained (FDRAIN), 0x01 maintenance (FMAINT), ..."""
+    out = lab.ssh(lb_host, "python3 -c " + shlex.quote(_HAPROXY_STATE.format(backend=backend))).stdout
+    states = {}
+    for line in out.splitlines():
+        cols = line.split()
+        # be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...
+        if len(cols) > 6 and cols[1] == backend and cols[0].isdigit():
+            states[cols[3]] = int(cols[6])
+    return states
+
+
+# ---------------------------------------------------------------------------------------------------
 # The playbook
 # ---------------------------------------------------------------------------------------------------
 
 @dataclass
 class Watch:
     """Call `action` (if any) once, the first time a line of the playbook's output matches `pattern`;
-    the wall time is kept in PlaybookRun.marks[name]."""
+    the wall time is kept in PlaybookRun.marks[name]. after: only once the watch of that name has fired.
+    signal: send this signal to the playbook's process group then (SIGINT: an operator's Ctrl-C)."""
     name: str
     pattern: str
     action: object = None
+    after: str = ""
+    signal: int = 0
 
 
 @dataclass
@@ -317,9 +344,14 @@ def run_playbook(log: Path, extra_args=(), extra_vars=None, check=False, verbose
                 fh.write(raw)
                 fh.flush()
                 for w in list(pending):
-                    if re.search(w.pattern, line):
+                    if (not w.after or w.after in run.marks) and re.search(w.pattern, line):
                         pending.remove(w)
                         run.marks[w.name] = utcnow()
+                        if w.signal:
+                            try:
+                                os.killpg(proc.pid, w.signal)
+                            except ProcessLookupError:
+                                run.action_errors.append(f"{w.name}: the playbook had ended before its signal")
                         if w.action is not None:
                             try:
                                 w.action()
@@ -388,7 +420,8 @@ class ProbeRun:
     """tests/lab/probe.py in the background (see docs/probe.md): start(), then cycles_on()/cycles_off()
     around the compute roll, then stop() -> its result JSON."""
 
-    def __init__(self, workdir: Path, clouds_yaml: Path, rate: float = 6.0, max_seconds: float = 2400.0):
+    def __init__(self, workdir: Path, clouds_yaml: Path, rate: float = 6.0, max_seconds: float = 2400.0,
+                 api_nodes=(), hypervisors_interval: float = 0.0):
         self.out = workdir / "probe.json"
         self.stop_file = workdir / "probe.stop"
         self.cycle_file = workdir / "probe.cycle"
@@ -396,6 +429,8 @@ class ProbeRun:
         self.clouds_yaml = clouds_yaml
         self.rate = rate
         self.max_seconds = max_seconds
+        self.api_nodes = list(api_nodes)
+        self.hypervisors_interval = hypervisors_interval
         self.proc = None
         self._fh = None
         self.result = None
@@ -408,6 +443,10 @@ class ProbeRun:
         argv = [str(VENV / "bin" / "python"), str(PROBE), "--out", str(self.out), "--rate", str(self.rate),
                 "--max-seconds", str(self.max_seconds), "--stop-file", str(self.stop_file),
                 "--cycle-while-file", str(self.cycle_file), "--clouds-yaml", str(self.clouds_yaml)]
+        for node in self.api_nodes:
+            argv += ["--api-node", node]
+        if self.hypervisors_interval:
+            argv += ["--hypervisors-interval", str(self.hypervisors_interval)]
         self._fh = open(self.log, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(argv, stdout=self._fh, stderr=subprocess.STDOUT, cwd=REPO,  # noqa: S603
                                      start_new_session=True)
@@ -480,6 +519,10 @@ def probe_figures(result: dict) -> dict:
         "cycles_failed": cyc.get("failed"),
         "cycles_interrupted": cyc.get("interrupted"),
         "cycle_hosts": cyc.get("hosts"),
+        "read_backs_by_api_node": cyc.get("read_backs_by_api_node"),
+        "compute_sync_sent": req.get("compute_sync_sent"),
+        "compute_rpc_timeouts": req.get("compute_rpc_timeouts"),
+        "compute_rpc_timeouts_at": req.get("compute_rpc_timeouts_at"),
         "left_behind": (result.get("cleanup") or {}).get("left"),
     }
 

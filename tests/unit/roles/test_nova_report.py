@@ -115,9 +115,11 @@ PLAN = dict(compute_batches=[['cmp1'], ['cmp2'], ['cmp3']],
 PROBE = dict(
     version=1, complete=True, started_at=at(30), ended_at=at(610), duration_s=580.0,
     requests=dict(sent=3480, load_sent=3480, failed=3, target_rate=6.0, achieved_rate=6.0,
-                  failures_by_kind={'http_503': 3}, latency_s=dict(count=3480, p50=0.045, p95=0.12, max=1.8)),
+                  failures_by_kind={'http_503': 3}, latency_s=dict(count=3480, p50=0.045, p95=0.12, max=1.8),
+                  compute_sync_sent=110, compute_rpc_timeouts=1),
     timeline=[dict(t=i * 10.0, load=60, cycle=0, failed=(3 if i == 30 else 0), skipped=0) for i in range(58)],
-    cycles=dict(ok=4, failed=0, interrupted=0, hosts={'cmp1': 2, 'cmp2': 2}, list=[]),
+    cycles=dict(ok=4, failed=0, interrupted=0, hosts={'cmp1': 2, 'cmp2': 2}, list=[],
+                read_backs_by_api_node={'ctl2': dict(sent=4, failed=0), 'ctl1': dict(sent=5, failed=1)}),
     cleanup=dict(deleted=[], left=[]),
     records=[dict(t=0.1, name='servers_detail', note='X-Auth-Token: must-not-appear')],
 )
@@ -191,6 +193,9 @@ def test_report(run_scenarios, tmp_path):
                for line in lines), text
     assert '  latency p50 45 ms, p95 120 ms, max 1800 ms; boot/delete cycles: 4 ok, 0 failed' in lines
     assert '  failures: http_503: 3' in lines
+    assert ('  calls that wait on a compute (GET /os-hypervisors/detail): 110 sent, 1 answered 500 MessagingTimeout'
+            ' (a compute stopped during the call; not counted as failed)') in lines
+    assert '  new servers read back through the API nodes: ctl1 5 (1 failed), ctl2 4 (0 failed)' in lines
     # timeline: header, legend, axis, phase row, one row per host and unit, probe row
     start = lines.index([line for line in lines if line.startswith('Timeline from')][0])
     assert lines[start] == ('Timeline from 2026-11-23 01:38:40 to 01:48:45 UTC (10m05s), one column = 10.1s')

@@ -805,11 +805,11 @@ def test_lb_restore_last_event_per_backend_and_server_decides():
         dict(event='restart', host='ctl3', service='nova-api'),
     ]
     found = decide.lb_restore(events, API, 'nova-api', '34.0.0')
-    assert found == dict(keep=[], restore=[
+    assert found == dict(keep=[], drain=[], lead={}, restore=[
         dict(host='ctl2', backend='nova_api_back', server='ctl2', service='nova-api'),
         dict(host='ctl1', backend='placement_back', server='ctl1', service='placement-api'),
     ])
-    assert decide.lb_restore(None, API) == dict(restore=[], keep=[])
+    assert decide.lb_restore(None, API) == dict(restore=[], keep=[], drain=[], lead={})
 
 
 def test_lb_restore_keeps_old_api_nodes_out_while_another_runs_the_target():
@@ -1076,3 +1076,50 @@ def test_lock_whose_pid_now_runs_something_else_is_gone():
 ])
 def test_lock_is_not_taken_over_unless_its_run_is_known_gone(found, controller, process):
     assert decide.lock_left_by_gone_run(found, controller, process) == ''
+
+
+def osapi(host, version):
+    return dict(binary='nova-osapi_compute', host=host, version=version, up=True)
+
+
+LB = dict(backend='nova_api_back', servers={'ctl1': 'api-1', 'ctl2': 'api-2', 'ctl3': 'api-3'})
+
+
+def test_lb_restore_sees_a_new_api_node_whose_switch_an_interrupt_kept_out_of_the_state():
+    # ctl1 was drained, switched and restarted; the run was interrupted before any record of its switch. Its
+    # service record says it runs the target (74): ctl1 goes back, and ctl2 and ctl3 (old, serving) are taken out.
+    events = [drain('ctl1', 'api-1')]
+    records = [osapi('ctl1', 74), osapi('ctl2', 72), osapi('ctl3', 72), dict(binary='nova-conductor', host='ctl2', version=74)]
+    found = decide.lb_restore(events, API, 'nova-api', '34.0.0', records=records, target_service_version=74, **LB)
+    assert found['restore'] == [] and found['keep'] == []
+    assert found['lead'] == dict(host='ctl1', backend='nova_api_back', server='api-1', service='nova-api')
+    assert found['drain'] == [dict(host='ctl2', backend='nova_api_back', server='api-2', service='nova-api'),
+                              dict(host='ctl3', backend='nova_api_back', server='api-3', service='nova-api')]
+    # without the records (or without a target service version) only the state counts: everything goes back
+    for kwargs in (dict(records=None, target_service_version=74), dict(records=records, target_service_version=0)):
+        found = decide.lb_restore(events, API, 'nova-api', '34.0.0', **kwargs, **LB)
+        assert [r['server'] for r in found['restore']] == ['api-1'] and found['drain'] == [] and found['keep'] == []
+        assert found['lead'] == {}
+
+
+def test_lb_restore_drains_only_old_api_nodes_that_are_not_out_already():
+    # ctl1 new (state), ctl2 kept out by the state, ctl3 old and serving (the interrupt came before its drain record)
+    events = [switch('ctl1'), drain('ctl2', 'api-2')]
+    records = [osapi('ctl1', 74), osapi('ctl2', 72), osapi('ctl3', 'x')]
+    found = decide.lb_restore(events, API, 'nova-api', '34.0.0', records=records, target_service_version=74, **LB)
+    assert [r['server'] for r in found['keep']] == ['api-2'] and found['restore'] == []
+    assert [r['server'] for r in found['drain']] == ['api-3'] and found['lead'] == {}  # ctl1 serves already
+    # every API node on the new code: nothing to drain
+    records = [osapi('ctl1', 74), osapi('ctl2', 74), osapi('ctl3', 75)]
+    found = decide.lb_restore(events, API, 'nova-api', '34.0.0', records=records, target_service_version=74, **LB)
+    assert found['drain'] == [] and found['keep'] == [] and [r['server'] for r in found['restore']] == ['api-2']
+
+
+def test_lb_restore_maps_inventory_hosts_to_nova_host_names():
+    records = [osapi('ctl1.cloud', 74), osapi('ctl2.cloud', 72)]
+    names = {'ctl1': 'ctl1.cloud', 'ctl2': 'ctl2.cloud'}
+    found = decide.lb_restore([], ['ctl1', 'ctl2'], 'nova-api', '34.0.0', records=records, service_hosts=names,
+                              target_service_version=74, **LB)
+    assert [r['host'] for r in found['drain']] == ['ctl2']
+    found = decide.lb_restore([], ['ctl1', 'ctl2'], 'nova-api', '34.0.0', records=records, target_service_version=74, **LB)
+    assert found['drain'] == []  # unmapped, the inventory names are no nova host names here
