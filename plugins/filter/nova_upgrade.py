@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.rolling.openstack.plugins.module_utils import _nova_manage
 from ansible_collections.rolling.openstack.plugins.module_utils import _nova_upgrade as decide
 
 
@@ -44,6 +45,8 @@ class FilterModule:
             'nova_lb_drain_events': _wrap(decide.lb_drain_events),
             'nova_lb_servers': _wrap(decide.lb_servers),
             'nova_lb_restore': _wrap(decide.lb_restore),
+            # the one scrubber (module_utils/_nova_manage.scrub): URL credentials and password-like values masked
+            'nova_scrub': _wrap(_nova_manage.scrub),
             'nova_unit_code': _wrap(decide.unit_code),
             'nova_backup_space': _wrap(decide.backup_space),
             'nova_restart_skip_reason': _wrap(decide.restart_skip_reason),

@@ -350,12 +350,14 @@ def hosts_without_down(hosts, names, expected_down):
 
 # --------------------------------------------------------------------------------------------------- done?
 
-def upgraded(services, code_service_version, levels, target_release='', code_version=''):
+def upgraded(services, code_service_version, levels, target_release='', code_version='', unpin_mode=''):
     """Whether the cloud is upgraded to the code the manage host's conductor runs: {'upgraded', 'reasons', 'from_release'}.
 
     "Upgraded" means every counted service record of every cell reports the code's service version and no nova
-    host keeps a compute RPC pin ([upgrade_levels] compute set to a version or a release; auto is no pin once every
-    record is new, and deployment tools such as kolla-ansible keep it for good). One conductor on the new code proves nothing: a lost state file,
+    host keeps a compute RPC pin ([upgrade_levels] compute set to a version or a release). auto counts as a pin unless
+    unpin_mode (nova_upgrade_unpin_mode, '' = its default remove) is auto: with remove, a finished upgrade's unpin
+    removed it, so an auto left means the unpin (and the online data migrations after it) did not run; deployment tools
+    that keep auto for good (kolla-ansible) run with unpin mode auto. One conductor on the new code proves nothing: a lost state file,
     another manage host or an upgrade begun by other means all look like that.
     services: nova_service_version_info's services; levels: {host: [upgrade_levels] options} of every nova host
     that answers. from_release: the release of the oldest counted record, where a resumed upgrade starts.
@@ -376,7 +378,10 @@ def upgraded(services, code_service_version, levels, target_release='', code_ver
                        % (len(old), code_version or '?', target, ', '.join(old[:10]) + (' ...' if len(old) > 10 else '')))
     for host in sorted(levels or {}):
         value = ((levels[host] or {}).get('compute') or '').strip()
-        if value and value != 'auto':
+        if value == 'auto' and (unpin_mode or 'remove') != 'auto':
+            reasons.append('%s keeps [upgrade_levels] compute = auto, which the unpin (nova_upgrade_unpin_mode=%s) removes: '
+                           'the unpin did not run' % (host, unpin_mode or 'remove'))
+        elif value and value != 'auto':
             reasons.append('%s keeps [upgrade_levels] compute = %s' % (host, value))
     versions = [int(s['version']) for s in services or [] if counted(s) and s.get('version')]
     oldest = min(versions) if versions else target
@@ -425,7 +430,8 @@ def lb_restore(events, api_hosts=(), api_unit='nova-api', target_version='', rec
     version, or when its nova-osapi_compute service record (records: the preflight's, service_hosts: {inventory host:
     nova host}) reports target_service_version or newer: the state misses a switch that an interrupt cut off before
     its record. While an API node runs the new code, the old ones stay out (keep) and the old ones that serve are
-    taken out now (drain, in backend with servers {host: server}): old and new API code never serve side by side; the
+    taken out now, recorded out or not (drain, in backend with servers {host: server}): old and new API code never
+    serve side by side; the
     roll puts each back once it is upgraded. Everything else drained is put back (restore). When there are old API
     nodes to drain and a new API node to put back, that node leads: it goes back and they leave in one command.
     """
@@ -453,19 +459,19 @@ def lb_restore(events, api_hosts=(), api_unit='nova-api', target_version='', rec
         switched |= set(h for h in api_hosts or [] if names.get(h, h) in new_records)
     restore, keep, drain = [], [], []
     new_api = [h for h in api_hosts or [] if h in switched]
-    out = set()
     for (be, server), e in sorted(last.items()):
         if e['event'] != 'lb_drain':
             continue
         row = dict(host=e.get('host'), backend=be, server=server, service=e.get('service'))
         if e.get('service') == api_unit and new_api and e.get('host') not in switched:
             keep.append(row)
-            out.add(e.get('host'))
         else:
             restore.append(row)
+    # every old API node is (re)drained while a new one exists, those the state says are out too: the interrupt may have
+    # fallen after their lb_drain record and before the load balancer call that drains them (a drain is idempotent)
     if new_api and backend:
         for host in api_hosts or []:
-            if host not in switched and host not in out:
+            if host not in switched:
                 drain.append(dict(host=host, backend=backend, server=(servers or {}).get(host, host), service=api_unit))
     # with old API nodes to take out, a new API node that goes back leads: it is put back and they are taken out in
     # one load balancer command once it is UP (never no API node serving, never old and new side by side)
@@ -543,11 +549,11 @@ def restart_skip_reason(code, switch, target_version='', started_before=None):
 # --------------------------------------------------------------------------------------------------- lock
 
 def lock_left_by_gone_run(found, controller, process=''):
-    """Why the upgrade lock can be taken over without nova_upgrade_lock_takeover ('' when it cannot): it is held by a
-    run of THIS controller whose ansible-playbook process is gone (killed, or a host lost mid-run, which ends the play
-    before its unlock). found: upgrade_lock's state=query result; process: `ps -o args= -p <its pid>` here ('' when
-    there is no such process). A lock of another controller, or without a pid, is never taken over this way: this
-    controller cannot see whether that run still runs."""
+    """Why the run holding the upgrade lock is known to be gone ('' when that is not known): it is a run of THIS
+    controller whose ansible-playbook process is gone (killed, or a host lost mid-run, which ends the play before its
+    unlock). The refusal says so; the lock is still taken over only with nova_upgrade_lock_takeover. found:
+    upgrade_lock's state=query result; process: `ps -o args= -p <its pid>` here ('' when there is no such process). A
+    lock of another controller, or without a pid, is never known gone: this controller cannot see that run."""
     found = found or {}
     holder = found.get('holder') if isinstance(found.get('holder'), dict) else {}
     if not found.get('held_by_other') or not holder or holder.get('controller') != controller:

@@ -35,6 +35,7 @@ has to be redeployed). Figures: the "lab figures" section at the end and <artifa
 
 from __future__ import annotations
 
+import datetime
 import json
 import shlex
 import threading
@@ -285,6 +286,17 @@ def test_calls_that_wait_on_a_compute(upgrade, figures):
     assert restarts >= 3, f"the state records {restarts} nova-compute restarts"
     assert req["compute_rpc_timeouts"] <= restarts, (
         f"{req['compute_rpc_timeouts']} MessagingTimeouts for {restarts} compute restarts: {req['compute_rpc_timeouts_at']}")
+    # each one was sent while a nova-compute restarted (its event: the end time and the seconds it took); one that
+    # no compute restart explains is a real failure
+    windows = [(uh.parse_time(e["time"]) - datetime.timedelta(seconds=float(e.get("seconds") or 0) + 2),
+                uh.parse_time(e["time"]), e["host"])
+               for e in (upgrade.state or {}).get("events", [])
+               if e.get("service") == "nova-compute" and e.get("event") in ("restart", "switch") and e.get("time")]
+    unexplained = [t for t in req["compute_rpc_timeouts_at"]
+                   if not any(w0 <= uh.parse_time(t) <= w1 for w0, w1, _h in windows)]
+    figures(TEST, compute_rpc_timeouts_during=[h for t in req["compute_rpc_timeouts_at"] for w0, w1, h in windows
+                                                if w0 <= uh.parse_time(t) <= w1])
+    assert not unexplained, f"MessagingTimeouts sent while no compute restarted: {unexplained} (restarts: {windows})"
 
 
 # A boot scheduled to a compute in the seconds its nova-compute restarts would go to ERROR (nova fails builds that a

@@ -10,7 +10,8 @@
 0) the first run is interrupted with SIGINT (an operator's Ctrl-C, to the playbook's process group) as soon as
    the pin phase has drained the first API node out of haproxy for its restart -> that backend server stays
    drained (the state has its lb_drain and no lb_ready), the API answers through the others;
-a) (the re-run takes over the lock the interrupted run left, and puts the drained API node back first)
+a) a re-run is refused by the lock the interrupted run left, saying its run is gone; the re-run with
+   nova_upgrade_lock_takeover=true takes it over and puts the drained API node back first;
    cmp2's nova.conf is broken on purpose (`[DEFAULT] report_interval` not an integer: the NEW nova-compute
    exits at start; the old one read its configuration long ago and keeps running until the roll restarts
    it) -> the run fails naming cmp2 and saying the roll stopped; cmp1 runs the new code, cmp3 is untouched
@@ -22,7 +23,7 @@ b) cmp2's configuration fixed; the re-run is started and when its output reaches
 c) cmp3's network restored; the re-run is interrupted with SIGINT (an operator's Ctrl-C, to the playbook's
    process group) right after cmp3's nova-compute unit was switched to the new venv and before its restart
    -> cmp3's unit names the new venv while its process still runs the old code, cmp3 out of scheduling;
-d) the re-run (it takes over the lock the interrupted run left: same controller, its process gone) completes:
+d) the re-run (nova_upgrade_lock_takeover=true: the interrupted run left its lock) completes:
    cmp3 restarted onto the new code (decided from the running process, not the unit files), back in
    scheduling, every nova service on the new code, the state done, and no control service or finished
    compute restarted again by the resumed runs.
@@ -95,8 +96,9 @@ def _code(ctx, host, unit="nova-compute"):
     return uh.unit_states(ctx.lab, host, [unit])[unit]
 
 
-def _run(ctx, name, figures, watches=()):
-    run = uh.run_playbook(ctx.work / f"playbook-{name}.log", extra_vars=EXTRA_VARS, timeout=RUN_TIMEOUT, watches=watches)
+def _run(ctx, name, figures, watches=(), takeover=False):
+    extra = {**EXTRA_VARS, "nova_upgrade_lock_takeover": True} if takeover else EXTRA_VARS
+    run = uh.run_playbook(ctx.work / f"playbook-{name}.log", extra_vars=extra, timeout=RUN_TIMEOUT, watches=watches)
     ctx.runs[name] = run
     figures(TEST, **{f"run_{name}_s": round(run.seconds, 1), f"run_{name}_rc": run.rc})
     return run
@@ -135,7 +137,14 @@ def test_a_broken_compute_stops_the_roll(ctx, figures):
     cmp3_before = _code(ctx, cmp3)
     ctx.lab.ssh(cmp2, f"sed -i '0,/^\\[DEFAULT\\]/s//[DEFAULT]\\n{BROKEN_LINE}/' /etc/nova/nova.conf && "
                       f"grep -qx '{BROKEN_LINE}' /etc/nova/nova.conf")
-    run = _run(ctx, "a", figures)
+    # the interrupted run left its lock: a run is refused, saying that its holder is gone, until asked to take it over
+    refused = _run(ctx, "a-refused", figures)
+    assert refused.rc not in (0, None), refused.fail_text(40)
+    for text in ("The run holding it is gone", "no longer runs ansible-playbook on this controller",
+                 "Nothing was read or changed by this run", "-e nova_upgrade_lock_takeover=true"):
+        assert text in refused.output, f"the refusal does not say {text!r}: " + refused.fail_text(40)
+    assert "TASK [rolling.openstack.nova_pin" not in refused.output, refused.fail_text(40)
+    run = _run(ctx, "a", figures, takeover=True)
 
     assert run.rc not in (0, None) and not run.timed_out, run.fail_text()
     tail = "\n".join(run.lines[-80:])
@@ -233,7 +242,7 @@ def test_c_run_interrupted_between_switch_and_restart(ctx, figures):
 
 def test_d_resumed_run_completes(ctx, figures):
     _after(ctx, "c")
-    run = _run(ctx, "d", figures)
+    run = _run(ctx, "d", figures, takeover=True)
     assert run.rc == 0, run.fail_text(60)
     assert "upgrade lock taken over" in run.output, (
         "the re-run did not say it took over the interrupted run's lock: " + run.fail_text(60))
@@ -265,7 +274,7 @@ def test_d_resumed_run_completes(ctx, figures):
     # cmp2: its new nova-compute crash-looped under systemd (Restart=on-failure) until the configuration was
     # fixed, then stayed up on the new code; run b restarts it, or finds it up on the target code already
     # and leaves it alone (it passed that batch's gate either way)
-    cmp2_skipped = f"nova-compute on {ctx.cmp2} is not restarted: it runs the target code" in ctx.runs["b"].output
+    cmp2_skipped = f"nova-compute on {ctx.cmp2} is not restarted: its running process runs the target code" in ctx.runs["b"].output
     assert events[("roll", ctx.cmp2, "nova-compute")] >= 1 or cmp2_skipped, (
         f"{ctx.cmp2} was neither restarted nor found on the new code by run b: {dict(events)}")
     figures(TEST, cmp2_in_run_b="found up on the new code (systemd restarted it after the fix)" if cmp2_skipped

@@ -41,7 +41,8 @@ EXPECTED = {
 
 
 def test_every_filter_name_is_there():
-    assert sorted(filters.FilterModule().filters()) == sorted(EXPECTED)
+    # nova_scrub is the one scrubber of module_utils/_nova_manage, not a decision of _nova_upgrade
+    assert sorted(filters.FilterModule().filters()) == sorted(list(EXPECTED) + ['nova_scrub'])
 
 
 @pytest.mark.parametrize('name, function', sorted(EXPECTED.items()))
@@ -101,3 +102,10 @@ def test_filters_pass_values_through():
     assert f['nova_older_services']([dict(binary='nova-compute', host='cmp1', version=72)], 74) == [
         'nova-compute on cmp1 (version 72)']
     assert f['nova_restart_skip_reason'](dict(active=False), True, '34.0.0') == ''
+
+
+def test_nova_scrub_masks_url_credentials_for_task_names():
+    scrub = filters.FilterModule().filters()["nova_scrub"]
+    assert scrub('https://mirror:s3cret@releases.example.com/2026.2/nova-34.0.0.tar.zst') == \
+        'https://***@releases.example.com/2026.2/nova-34.0.0.tar.zst'
+    assert scrub('http://10.77.0.10:8000/2026.2/nova-34.0.0.tar.zst') == 'http://10.77.0.10:8000/2026.2/nova-34.0.0.tar.zst'

@@ -653,26 +653,38 @@ LEVELS = {'ctl1': dict(compute='auto'), 'cmp1': dict(compute=''), 'cmp2': {}, 'c
 
 
 def test_upgraded_needs_every_record_and_no_pin():
-    done = decide.upgraded(new_cloud(), 74, LEVELS, target_release='2026.2', code_version='34.0.0')
+    done = decide.upgraded(new_cloud(), 74, LEVELS, target_release='2026.2', code_version='34.0.0', unpin_mode='auto')
+    assert done == dict(upgraded=True, reasons=[], from_release='2026.2', oldest_service_version=74)
+    done = decide.upgraded(new_cloud(), 74, dict(LEVELS, ctl1={}), target_release='2026.2', code_version='34.0.0')
     assert done == dict(upgraded=True, reasons=[], from_release='2026.2', oldest_service_version=74)
 
     # one record older than the code: not upgraded, whatever the conductor on the manage host runs
     services = new_cloud()
     services[3]['version'] = 72
-    found = decide.upgraded(services, 74, LEVELS, target_release='2026.2', code_version='34.0.0')
+    found = decide.upgraded(services, 74, LEVELS, target_release='2026.2', code_version='34.0.0', unpin_mode='auto')
     assert found['upgraded'] is False
     assert found['reasons'] == ['1 service record(s) older than the code on the manage host (nova 34.0.0, service '
                                 'version 74): nova-compute on cmp2 (version 72, cell2)']
 
     # every record new, one host keeps a pin: not upgraded
     for pin in ('6.4', 'gazpacho', ' 6.4 '):
-        found = decide.upgraded(new_cloud(), 74, dict(LEVELS, cmp1=dict(compute=pin)), code_version='34.0.0')
+        found = decide.upgraded(new_cloud(), 74, dict(LEVELS, cmp1=dict(compute=pin)), code_version='34.0.0',
+                                unpin_mode='auto')
         assert found['upgraded'] is False
         assert found['reasons'] == ['cmp1 keeps [upgrade_levels] compute = %s' % pin.strip()]
 
-    # auto is not a pin (kolla-ansible keeps it for good); neither is an empty or missing option
+    # auto is no pin with unpin mode auto (kolla-ansible keeps it for good); neither is an empty or missing option
     for value in ('auto', ' auto ', '', None):
+        assert decide.upgraded(new_cloud(), 74, {'cmp1': dict(compute=value)}, unpin_mode='auto')['upgraded'] is True
+    for value in ('', None):
         assert decide.upgraded(new_cloud(), 74, {'cmp1': dict(compute=value)})['upgraded'] is True
+    # with unpin mode remove (the default) an auto left means the unpin did not run: the state file was lost after the
+    # roll, every record is new, the services still cache the old compute RPC and the migrations never ran
+    for mode in ('', 'remove'):
+        found = decide.upgraded(new_cloud(), 74, {'ctl1': dict(compute='auto')}, unpin_mode=mode)
+        assert found['upgraded'] is False
+        assert found['reasons'] == ['ctl1 keeps [upgrade_levels] compute = auto, which the unpin '
+                                    '(nova_upgrade_unpin_mode=remove) removes: the unpin did not run']
 
     # both
     services = new_cloud()
@@ -1108,7 +1120,8 @@ def test_lb_restore_drains_only_old_api_nodes_that_are_not_out_already():
     records = [osapi('ctl1', 74), osapi('ctl2', 72), osapi('ctl3', 'x')]
     found = decide.lb_restore(events, API, 'nova-api', '34.0.0', records=records, target_service_version=74, **LB)
     assert [r['server'] for r in found['keep']] == ['api-2'] and found['restore'] == []
-    assert [r['server'] for r in found['drain']] == ['api-3'] and found['lead'] == {}  # ctl1 serves already
+    # ctl2 too: the interrupt may have come between its lb_drain record and the drain itself
+    assert [r['server'] for r in found['drain']] == ['api-2', 'api-3'] and found['lead'] == {}  # ctl1 serves already
     # every API node on the new code: nothing to drain
     records = [osapi('ctl1', 74), osapi('ctl2', 74), osapi('ctl3', 75)]
     found = decide.lb_restore(events, API, 'nova-api', '34.0.0', records=records, target_service_version=74, **LB)
@@ -1123,3 +1136,13 @@ def test_lb_restore_maps_inventory_hosts_to_nova_host_names():
     assert [r['host'] for r in found['drain']] == ['ctl2']
     found = decide.lb_restore([], ['ctl1', 'ctl2'], 'nova-api', '34.0.0', records=records, target_service_version=74, **LB)
     assert found['drain'] == []  # unmapped, the inventory names are no nova host names here
+
+
+def test_lb_restore_redrains_old_api_nodes_whose_drain_record_came_before_an_interrupted_drain():
+    # ctl1 back on the new code: the drain of ctl2 was recorded, then the ready+drain_others call was cut off
+    # (Ctrl-C while it waited for ctl1 UP): ctl2 may still serve; the re-run puts ctl1 back and takes ctl2 out
+    events = [drain('ctl1', 'api-1'), drain('ctl2', 'api-2', message='drained as ctl1 came back on the new code')]
+    records = [osapi('ctl1', 74), osapi('ctl2', 72)]
+    found = decide.lb_restore(events, ['ctl1', 'ctl2'], 'nova-api', '34.0.0', records=records, target_service_version=74, **LB)
+    assert found['lead']['server'] == 'api-1' and found['restore'] == []
+    assert [r['server'] for r in found['keep']] == ['api-2'] and [r['server'] for r in found['drain']] == ['api-2']
