@@ -34,6 +34,7 @@ class FilterModule:
             'nova_status_findings': _wrap(decide.status_findings),
             'nova_target_code': _wrap(decide.target_code),
             'nova_older_services': _wrap(decide.older_services),
+            'nova_migrate_blocked': _wrap(decide.migrate_blocked),
             'nova_service_version': _wrap(decide.service_version),
             'nova_cell_sources': _wrap(decide.cell_sources),
             'nova_sync_records': _wrap(decide.sync_records),

@@ -117,12 +117,15 @@ def _positive_int(value):
 
 
 def target_code(result, method, override='', current_service_version=None, target_release=None, check_mode=False,
-                host='', venv='', install_allowed=True):
+                host='', venv='', install_allowed=True, same_release=False):
     """The target code's versions for the preflight: {'code', 'problems', 'warnings', 'summary'}.
 
     result: rolling.openstack.nova_code_info's result (registered with failed_when: false; skipped when the code could
     not be read where it lives). override: nova_upgrade_target_service_version ('' when not set). A real run without
     a service version is a problem (the gates fail closed); --check only warns, since it installs nothing.
+    same_release: the step is within one release, or a resumed upgrade (whose manage host may run the target already):
+    no SERVICE_VERSION bump expected; otherwise a target service version equal to the running one is a problem (every
+    nova release raises it: a typo there would open every gate).
     """
     result = result or {}
     problems, warnings = [], []
@@ -181,6 +184,12 @@ def target_code(result, method, override='', current_service_version=None, targe
     if current and int(code['service_version']) < current:
         problems.append('the target code%s has service version %s, older than the running code (%s): that would be a '
                         'downgrade, which Nova does not support.' % (where, code['service_version'], current))
+    elif current and int(code['service_version']) == current and not same_release:
+        fix = ('Fix nova_upgrade_target_service_version.' if code.get('source') == 'nova_upgrade_target_service_version'
+               else 'Check that the target code is the target release\'s.')
+        problems.append('the target code%s has service version %s, the running code\'s own, though the target is another '
+                        'release (%s): every nova release raises it, so the gates could not tell old services from new. %s'
+                        % (where, current, target_release.get('release') or '?', fix))
     summary = 'Target code: nova %s, service version %s, compute RPC %s (%s).' % (
         version or '?', code['service_version'], code.get('compute_rpc') or '?', result.get('source') or code.get('source'))
     return dict(code=code, problems=problems, warnings=warnings, summary=summary)
@@ -346,6 +355,21 @@ def hosts_without_down(hosts, names, expected_down):
     out['nova_up'] = list(dict.fromkeys(out['control'] + out['compute_up']))
     out['down'] = down
     return out
+
+
+# --------------------------------------------------------------------------------------------------- migrate gate
+
+def migrate_blocked(old_services, unpin_status):
+    """Why the online data migrations must not run yet ('' when they may): a service record older than the target
+    (old_services: older_services()), or an unpin phase that is not done (unpin_status: its state status; Nova's
+    upgrade guide runs the migrations after every service restarted knowing all the others run the new code)."""
+    if old_services:
+        return ('blocked: %s still run older code; run the playbook again once they are rolled'
+                % ', '.join('%s' % s for s in old_services))
+    if (unpin_status or '') != 'done':
+        return ('blocked: the unpin is not done (%s); the online data migrations run only after its restarts'
+                % (unpin_status or 'not run'))
+    return ''
 
 
 # --------------------------------------------------------------------------------------------------- done?

@@ -77,7 +77,8 @@ def lab_state():
             unpin=phase(521, 585, message='compute RPC 6.6'),
             migrate=phase(586, 600, details=dict(runs=3, migrated=120, complete=True, migrations=[
                 dict(name='populate_queued_for_delete', found=100, done=100),
-                dict(name='populate_user_id', total_needed=20, completed=20)])),
+                dict(name='populate_user_id', total_needed=20, completed=20)],
+                warnings=['populate_instance_compute_id found 1 row(s) and migrated 0 (cell1): fix them before the next upgrade'])),
             contract=phase(None, 601, status='skipped', attempts=0, message='nothing to run for nova'),
         ),
         events=events + [dict(time=at(530), phase='migrate', host='ctl1', service='', event='note', **{'from': '', 'to': ''},
@@ -188,6 +189,8 @@ def test_report(run_scenarios, tmp_path):
     # online data migrations (both key spellings)
     assert 'Online data migrations: 3 run(s), 120 row(s) migrated, complete' in lines
     assert any(line.split() == ['populate_user_id', 'found', '20', 'migrated', '20'] for line in lines)
+    assert ('  WARNING: populate_instance_compute_id found 1 row(s) and migrated 0 (cell1): fix them before the next '
+            'upgrade') in lines
     # probe
     assert any(line.startswith('API probe (9m40s from 2026-11-23 01:39:10 UTC): 3480 requests, 3 failed (0.09%)')
                for line in lines), text

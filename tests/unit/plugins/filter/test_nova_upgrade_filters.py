@@ -22,6 +22,7 @@ EXPECTED = {
     'nova_status_findings': 'status_findings',
     'nova_target_code': 'target_code',
     'nova_older_services': 'older_services',
+    'nova_migrate_blocked': 'migrate_blocked',
     'nova_service_version': 'service_version',
     'nova_cell_sources': 'cell_sources',
     'nova_sync_records': 'sync_records',

@@ -385,7 +385,8 @@ def test_target_code_older_than_the_running_code_is_a_problem():
 
 
 def test_target_code_same_service_version_as_running_is_no_downgrade():
-    assert target(code_result(), current_service_version=74)['problems'] == []
+    # within one release, or resumed (the manage host's conductor may run the target already)
+    assert target(code_result(), current_service_version=74, same_release=True)['problems'] == []
 
 
 @pytest.mark.parametrize('current', [None, '', 'abc', 0])
@@ -1146,3 +1147,27 @@ def test_lb_restore_redrains_old_api_nodes_whose_drain_record_came_before_an_int
     found = decide.lb_restore(events, ['ctl1', 'ctl2'], 'nova-api', '34.0.0', records=records, target_service_version=74, **LB)
     assert found['lead']['server'] == 'api-1' and found['restore'] == []
     assert [r['server'] for r in found['keep']] == ['api-2'] and [r['server'] for r in found['drain']] == ['api-2']
+
+
+def test_migrate_blocked_by_old_services_or_an_unpin_not_done():
+    assert decide.migrate_blocked([], 'done') == ''
+    assert decide.migrate_blocked(['nova-compute on cmp2 (version 72, cell1)'], 'done') == (
+        'blocked: nova-compute on cmp2 (version 72, cell1) still run older code; run the playbook again once they are rolled')
+    # every record new, but the unpin's restarts have not happened: the services still cache the old minimum version
+    for status, shown in (('', 'not run'), (None, 'not run'), ('skipped', 'skipped'), ('failed', 'failed'),
+                          ('running', 'running'), ('incomplete', 'incomplete')):
+        assert decide.migrate_blocked([], status) == (
+            'blocked: the unpin is not done (%s); the online data migrations run only after its restarts' % shown)
+
+
+def test_target_code_equal_to_the_running_service_version_is_a_problem_across_releases():
+    # a custom-method typo: the running release's service version given as the target's would open every gate
+    found = target(SKIPPED, 'custom', override='72', current_service_version=72)
+    assert found['problems'] == ["the target code on ctl1 has service version 72, the running code's own, though the "
+                                 'target is another release (%s): every nova release raises it, so the gates could not '
+                                 'tell old services from new. Fix nova_upgrade_target_service_version.' % TARGET['release']]
+    found = target(code_result(), current_service_version=74)
+    assert any("the running code's own" in p and 'Check that the target code' in p for p in found['problems'])
+    # within one release it is fine; a higher one is fine
+    assert target(SKIPPED, 'custom', override='72', current_service_version=72, same_release=True)['problems'] == []
+    assert target(SKIPPED, 'custom', override='74', current_service_version=72)['problems'] == []
