@@ -127,6 +127,11 @@ def test_run2_completes_and_selects_rpc_65(ctx, figures):
     assert unpin["details"]["selected"] == [NEW_RPC], unpin
     assert unpin["details"]["setting"] == ["auto"], unpin
     assert unpin["details"]["minimum_compute_version"] == [NEW_SV], unpin
+    # defect 12: the unpin restarts every compute that started with the pin loaded, cmp1 too (rolled by run 1)
+    unpinned = {e["host"] for e in state.get("events", []) if e.get("phase") == "unpin"
+                and e.get("service") == "nova-compute" and e.get("event") in ("restart", "switch")}
+    figures(TEST, run2_unpin_restarted_computes=sorted(unpinned))
+    assert set(ctx.computes) <= unpinned, f"the unpin did not restart {sorted(set(ctx.computes) - unpinned)}: {sorted(unpinned)}"
 
     unpin_start = uh.parse_time(unpin["started"])
     srv, rows = _boot_and_read(ctx, "after-run2", unpin_start)
