@@ -234,11 +234,7 @@ def test_cycles_during_compute_roll(upgrade, figures):
     start, end = upgrade.run.marks.get("roll_computes"), upgrade.run.marks.get("migrate")
     assert start and end, f"compute roll not seen in the output: {upgrade.run.marks}"
     cycles = upgrade.result.get("cycles", {})
-    overlapping = []
-    for cyc in cycles.get("list", []):
-        c0, c1 = uh.cycle_window(cyc)
-        if cyc["status"] == "ok" and c0 and c0 < end and c1 > start:
-            overlapping.append(cyc)
+    overlapping = uh.ok_cycles_within(cycles.get("list", []), start, end)
     figures(TEST, compute_roll_s=round((end - start).total_seconds(), 1),
             cycles_during_compute_roll=len(overlapping),
             cycle_list=[{k: c.get(k) for k in ("n", "status", "host", "boot_s", "delete_s", "error")}
@@ -253,11 +249,7 @@ def test_servers_read_back_through_every_api_node(ctx, upgrade, figures):
     start, end = upgrade.run.marks.get("roll_api"), upgrade.run.marks.get("roll_computes")
     assert start and end, f"API roll not seen in the output: {upgrade.run.marks}"
     cycles = upgrade.result.get("cycles", {})
-    during = []
-    for cyc in cycles.get("list", []):
-        c0, c1 = uh.cycle_window(cyc)
-        if cyc["status"] == "ok" and c0 and c0 < end and c1 > start:
-            during.append(cyc)
+    during = uh.ok_cycles_within(cycles.get("list", []), start, end)
     by_node = cycles.get("read_backs_by_api_node") or {}
     figures(TEST, api_roll_s=round((end - start).total_seconds(), 1), cycles_during_api_roll=len(during),
             read_backs_during_api_roll=[{k: c.get(k) for k in ("n", "read_back", "read_back_missing")} for c in during],

@@ -533,6 +533,16 @@ def cycle_window(cycle: dict) -> tuple:
     return start, (start + datetime.timedelta(seconds=float(total))) if start else None
 
 
+def ok_cycles_within(cycles, start, end) -> list:
+    """The successful boot/delete cycles of the probe that overlap [start, end]."""
+    found = []
+    for cyc in cycles or []:
+        c0, c1 = cycle_window(cyc)
+        if cyc.get("status") == "ok" and c0 and c0 < end and c1 > start:
+            found.append(cyc)
+    return found
+
+
 # ---------------------------------------------------------------------------------------------------
 # The cloud
 # ---------------------------------------------------------------------------------------------------
