@@ -15,6 +15,8 @@ state file is archived, a new upgrade starts):
    planted in the cell database; the real run stops in the preflight on the TARGET nova-status upgrade check's
    Failure ("Older than N-1 computes"), says what the preflight did (it installed the target venv on the manage
    host), changes nothing else; the record is removed;
+   then a cell mapping whose database does not answer (cell-lost, database nova_cell_lost) is planted in the API
+   database: the run stops in the preflight naming the uncovered cell and the fix, nothing changes; it is removed;
 3. `--check` with --diff -vvv and the json callback (every event, as AWX stores them): rc 0, the plan printed,
    changed=0 for every host, nothing written (the state file as it was, nova still 33.0.2 everywhere);
 4. the real run (with --diff -vvv, so the secrets scan sees every diff and task result) while tests/lab/probe.py reads
@@ -24,7 +26,8 @@ state file is archived, a new upgrade starts):
    failed request, >= 1 boot/delete cycle overlapping the API roll and >= 1 the compute roll, read-backs
    answered by every API node, no more MessagingTimeouts of the hypervisor calls than compute restarts
    (counted apart), every pre-existing server ACTIVE on the same host, every nova service up on the new service
-   version, the state done (every phase done), the report files with the timeline; a second run started
+   version, the state done (every phase done), every cell database (cell0, cell1, and cell2, which only its cell
+   mapping names) at the target's schema revision and online-migrated, the report files with the timeline; a second run started
    during the expand is refused by the upgrade lock, naming the run that holds it, and changes nothing;
 5. a re-run: rc 0, changed=0 for every host;
 6. no secret in any output (each run's, the json events included), report, the state file or the probe's result.
@@ -55,7 +58,10 @@ RUN_TIMEOUT = 1500  # s for the real run (measured ~7 min)
 CHECK_TIMEOUT = 600
 HYPERVISORS_INTERVAL = 5.0  # s between the probe's GET /os-hypervisors/detail calls (one at a time)
 CELL_DB = "nova"  # the lab's cell1 database, on infra
+# every cell database of the lab (cell0, cell1, and cell2: no compute, reached by the upgrade through its mapping)
+CELL_DBS = ("nova_cell0", "nova", "nova_cell2")
 FORGOTTEN = "cmp-forgotten"
+LOST_CELL = "cell-lost"
 LOCK_FILE = "/var/lib/rolling-openstack/nova-upgrade.lock"
 
 
@@ -77,7 +83,8 @@ def ctx(fresh_lab, artifacts, figures):
     figures(TEST, prior_upgrade=prior and prior["id"])
     venv = lab.ssh(manage, f"test -d {uh.VENVS_DIR}/nova-{new} && echo yes || true").stdout.strip() == "yes"
     c = types.SimpleNamespace(lab=lab, conn=conn, work=work, clouds_yaml=clouds_yaml, old=old, new=new,
-                              servers=servers, manage=manage, prior=prior, target_venv_before=venv)
+                              servers=servers, manage=manage, prior=prior, target_venv_before=venv,
+                              schemas_before=_cell_schemas(lab))
     yield c
     left = uh.delete_servers(conn, list(servers))
     if left:
@@ -85,8 +92,13 @@ def ctx(fresh_lab, artifacts, figures):
     conn.close()
 
 
-def _cell_sql(lab, statement):
-    return lab.ssh("infra", f"mysql -N -e {shlex.quote(statement)} {CELL_DB}", timeout=60)
+def _cell_sql(lab, statement, database=CELL_DB):
+    return lab.ssh("infra", f"mysql -N -e {shlex.quote(statement)} {database}", timeout=60)
+
+
+def _cell_schemas(lab) -> dict:
+    """{cell database: its alembic revision} of every cell database of the lab."""
+    return {db: _cell_sql(lab, "SELECT version_num FROM alembic_version", db).stdout.strip() for db in CELL_DBS}
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +117,27 @@ def old_compute_run(ctx, figures):
 
 
 @pytest.fixture(scope="module")
-def check_run(ctx, old_compute_run, figures):
+def lost_cell_run(ctx, old_compute_run, figures):
+    """The real run with a third cell mapping whose database does not answer from the manage host (a copy of cell1's
+    mapping naming database nova_cell_lost, which does not exist; removed afterwards)."""
+    _cell_sql(ctx.lab, "INSERT INTO cell_mappings (created_at, uuid, name, transport_url, database_connection, disabled) "
+                       f"SELECT NOW(), UUID(), '{LOST_CELL}', transport_url, "
+                       f"REPLACE(database_connection, '/{CELL_DB}?', '/nova_cell_lost?'), 0 FROM cell_mappings "
+                       "WHERE name = 'cell1'", "nova_api")
+    try:
+        planted = _cell_sql(ctx.lab, f"SELECT COUNT(*) FROM cell_mappings WHERE name = '{LOST_CELL}' AND "
+                                     "database_connection LIKE '%/nova_cell_lost?%'", "nova_api").stdout.strip()
+        assert planted == "1", f"the cell mapping {LOST_CELL} was not planted as meant ({planted} rows)"
+        run = uh.run_playbook(ctx.work / "playbook-lost-cell.log", timeout=CHECK_TIMEOUT,
+                              extra_vars={"nova_upgrade_target_release": TARGET})
+    finally:
+        _cell_sql(ctx.lab, f"DELETE FROM cell_mappings WHERE name = '{LOST_CELL}'", "nova_api")
+    figures(TEST, lost_cell_run_s=round(run.seconds, 1), lost_cell_run_rc=run.rc)
+    return run
+
+
+@pytest.fixture(scope="module")
+def check_run(ctx, lost_cell_run, figures):
     """--check with --diff -vvv, every event also written as JSON (what AWX stores)."""
     run = uh.run_playbook(ctx.work / "playbook-check.log", check=True, diff=True, verbose=3,
                           events=ctx.work / "events-check.jsonl", timeout=CHECK_TIMEOUT,
@@ -195,11 +227,28 @@ def test_forgotten_old_compute_stops_the_preflight(ctx, old_compute_run):
     assert left == "0", f"the planted record of {FORGOTTEN} was not removed ({left} left)"
 
 
+def test_uncovered_cell_stops_the_preflight(ctx, lost_cell_run):
+    """Defect 5: a cell of the cell mappings that no source covers (its database does not answer from the manage
+    host, no nova_upgrade_cell_config_files entry names it) is refused, named, with the fix; nothing changes."""
+    run = lost_cell_run
+    assert run.rc not in (0, None), f"the run with an uncovered cell did not fail: {run.fail_text()}"
+    out = run.output
+    assert f"cell {LOST_CELL} (" in out and "is not covered" in out and "nova_upgrade_cell_config_files" in out, \
+        f"the refusal does not name the uncovered cell {LOST_CELL} and the fix: {run.fail_text(60)}"
+    assert "TASK [rolling.openstack.nova_pin" not in out, f"a phase started: {run.fail_text()}"
+    assert uh.state_file(ctx.lab, ctx.manage) == ctx.prior, f"the refused run wrote {uh.STATE_FILE} on {ctx.manage}"
+    wrong = {k: v["version"] for k, v in uh.nova_code(ctx.lab).items() if v["version"] != ctx.old or not v["active"]}
+    assert not wrong, f"the refused run changed the running nova (want {ctx.old} everywhere): {wrong}"
+    assert _cell_schemas(ctx.lab) == ctx.schemas_before, "the refused run changed a cell schema"
+
+
 # ---------------------------------------------------------------------------------------------- --check
 
 def test_check_run_changes_nothing(ctx, check_run):
     assert check_run.rc == 0, check_run.fail_text()
     out = check_run.output
+    assert "cell2" in out and "its cell mapping" in out, "the plan does not say where cell2 is synced from: " + \
+        check_run.fail_text(80)
     assert "Plan" in out and "compute batches" in out.lower() and "cmp1" in out, "the plan is not printed: " + check_run.fail_text(80)
     assert not _changed_hosts(check_run), f"--check changed something: {check_run.recap()}"
     events = check_run.events()
@@ -380,6 +429,20 @@ def test_state_is_done(ctx, upgrade):
         assert found, f"the state of the earlier upgrade {ctx.prior['id']} was not archived as {stem}.{ctx.prior['id']}.*.json"
 
 
+def test_every_cell_schema_at_target(ctx, upgrade):
+    """Defect 5: every cell of the cell mappings is synced and migrated, cell2 too, though no configuration file of
+    the run names its database (the preflight maps it to its cell mapping). nova 34.0.0 adds a cell migration, so
+    a cell left out would keep 33.0.2's revision."""
+    before, after = ctx.schemas_before, _cell_schemas(ctx.lab)
+    assert before["nova"] != after["nova"], (
+        f"cell1's schema revision did not move ({before['nova']}): the target adds no cell migration, so this test "
+        "cannot tell a synced cell from one left out")
+    behind = {db: rev for db, rev in after.items() if rev != after["nova"]}
+    assert not behind, f"cell databases left behind cell1's revision {after['nova']}: {behind} (before: {before})"
+    cells = upgrade.state["phases"]["migrate"]["details"].get("cells") or []
+    assert {"cell0", "cell1", "cell2"} <= set(cells), f"the migrate phase did not cover every cell: {cells}"
+
+
 def test_report_written(upgrade):
     state = upgrade.state
     files = uh.report_files_since(upgrade.run.started, state["id"])
@@ -464,11 +527,12 @@ def test_rerun_changes_nothing(ctx, upgrade, rerun):
 
 # ---------------------------------------------------------------------------------------------- secrets
 
-def test_no_secret_in_outputs(ctx, old_compute_run, check_run, upgrade, rerun):
+def test_no_secret_in_outputs(ctx, old_compute_run, lost_cell_run, check_run, upgrade, rerun):
     secrets = uh.secret_values(ctx.lab.state)
     assert len(secrets) >= 5, f"too few secrets read from {ctx.lab.state}/secrets.yml: {sorted(secrets)}"
     texts = {
         "refused run (old compute)": old_compute_run.output,
+        "refused run (lost cell: its database error)": lost_cell_run.output,
         "--check output (--diff -vvv)": check_run.output,
         "--check events": (ctx.work / "events-check.jsonl").read_text(),
         "upgrade output (--diff -vvv)": upgrade.run.output,

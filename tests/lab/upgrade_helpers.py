@@ -155,7 +155,7 @@ def why_not_fresh(lab, release: str, next_release: str | None) -> list:
     """Reasons the running lab is not a FRESH lab of `release` ([] when it is): every nova unit active on the
     release's nova, no upgrade under way (no state file, or the state of a finished upgrade TO `release`: a lab
     that an earlier test upgraded to `release` is as good a start as a fresh deployment, and it is what an
-    operator's next upgrade starts from), `next_release` served."""
+    operator's next upgrade starts from), `next_release` served, the lab's second cell (cell2) mapped."""
     want = release_services(release)
     reasons = []
     for (host, unit), st in nova_code(lab).items():
@@ -170,6 +170,9 @@ def why_not_fresh(lab, release: str, next_release: str | None) -> list:
                        f"{state.get('status')} (only a finished upgrade to {release} may be there)")
     if next_release and not release_served(next_release):
         reasons.append(f"release {next_release} is not served by the lab's release server")
+    cells = lab.ssh("infra", "mysql -N -e 'SELECT name FROM cell_mappings' nova_api", timeout=60).stdout.split()
+    if "cell2" not in cells:
+        reasons.append(f"the lab has no cell2 (cells: {', '.join(cells) or 'none'}): deployed before cell2 joined it")
     return reasons
 
 
