@@ -308,13 +308,13 @@ class PlaybookRun:
 
 
 def run_playbook(log: Path, extra_args=(), extra_vars=None, check=False, verbose=0, timeout=1500.0,
-                 watches=(), inventory=None, diff=False, events=None) -> PlaybookRun:
-    """ansible-playbook playbooks/nova_upgrade.yml on the lab, its output read line by line in a thread
+                 watches=(), inventory=None, diff=False, events=None, playbook=None) -> PlaybookRun:
+    """ansible-playbook playbooks/nova_upgrade.yml (or `playbook`) on the lab, its output read line by line in a thread
     (and written to `log`); watches fire on their first matching line. Killed at `timeout` seconds.
     diff: --diff; events: a file for every event of the run as JSON lines (tests/lab/callback_plugins/rolling_events.py,
     what AWX stores), beside the default callback's output."""
     argv = [str(VENV / "bin" / "ansible-playbook"), "-i", str(inventory or "/var/lib/rolling-lab/inventory.yml"),
-            str(PLAYBOOK)]
+            str(playbook or PLAYBOOK)]
     for key, value in (extra_vars or {}).items():
         argv += ["-e", json.dumps({key: value})]
     argv += list(extra_args)
@@ -579,6 +579,26 @@ def boot_one_per_compute(conn, hosts, prefix: str, timeout: float = 180.0) -> di
     for host in hosts:
         srv = conn.compute.create_server(name=f"{prefix}-{host}", image_id=image.id, flavor_id=flavor.id,
                                          networks="none", availability_zone=f"nova:{host}")
+        created[srv.id] = host
+    for sid, host in created.items():
+        wait_server(conn, sid, "ACTIVE", timeout)
+        srv = conn.compute.get_server(sid)
+        assert srv.compute_host == host, f"server {srv.name} landed on {srv.compute_host}, not {host}"
+    return created
+
+
+def boot_servers(conn, placements, timeout: float = 180.0) -> dict:
+    """Servers forced onto hosts: placements [(name, host, group id or None)]; waits for each ACTIVE on its host.
+    -> {server id: host}."""
+    image = conn.image.find_image("cirros-lab", ignore_missing=True)
+    flavor = conn.compute.find_flavor("m1.lab", ignore_missing=True)
+    if image is None or flavor is None:
+        pytest.fail("the lab has no image cirros-lab or flavor m1.lab: was site.yml run to the end?")
+    created = {}
+    for name, host, group in placements:
+        extra = {"scheduler_hints": {"group": group}} if group else {}
+        srv = conn.compute.create_server(name=name, image_id=image.id, flavor_id=flavor.id, networks="none",
+                                         availability_zone=f"nova:{host}", **extra)
         created[srv.id] = host
     for sid, host in created.items():
         wait_server(conn, sid, "ACTIVE", timeout)

@@ -24,6 +24,8 @@ def load_yaml(path):
 
 
 UPGRADE_ROLES = sorted(p.parent.parent.name for p in ROLES.glob('nova_*/meta/argument_specs.yml'))
+# every role of the collection: the upgrade's and the host maintenance ones
+ALL_ROLES = sorted(p.parent.parent.name for p in ROLES.glob('*/meta/argument_specs.yml'))
 
 
 def _normal(value):
@@ -42,9 +44,10 @@ def _options(role):
 
 def test_roles_found():
     assert {'nova_preflight', 'nova_plan'} <= set(UPGRADE_ROLES)
+    assert {'compute_drain'} <= set(ALL_ROLES)
 
 
-@pytest.mark.parametrize('role', UPGRADE_ROLES)
+@pytest.mark.parametrize('role', ALL_ROLES)
 def test_defaults_documented(role):
     defaults, options = _defaults(role), _options(role)
     assert sorted(set(defaults) - set(options)) == [], 'defaults without argument_specs entry'
@@ -57,7 +60,7 @@ def test_defaults_documented(role):
         assert spec.get('description'), name
 
 
-@pytest.mark.parametrize('role', UPGRADE_ROLES)
+@pytest.mark.parametrize('role', ALL_ROLES)
 def test_every_task_named(role):
     for path in (ROLES / role / 'tasks').glob('*.yml'):
         for task in load_yaml(path) or []:

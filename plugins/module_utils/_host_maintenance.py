@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) rolling.openstack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Decisions of the compute host maintenance (drain, evacuate, restore), kept apart from the API calls so that
+they are unit-tested: which host is meant, what each server gets, where it may go, how long it may take, and
+whether it really moved.
+
+Private module_utils (``_`` prefix): not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+# A disable whose reason starts with this is ours: only such a host is enabled again by us.
+MARKER = 'rolling.openstack'
+
+# Server statuses (the API's) and what a drain does with them.
+MOVE = {'ACTIVE': 'live', 'PAUSED': 'live', 'SHUTOFF': 'cold', 'VERIFY_RESIZE': 'confirm'}
+# Every other status a server on a host can have, and the policy key that decides it (a server with a task in
+# flight is decided by the key 'task', whatever its status).
+POLICY_KEYS = ('suspended', 'error', 'rescued', 'shelved', 'task', 'other')
+POLICIES = ('skip', 'fail')
+_STATUS_KEY = {'SUSPENDED': 'suspended', 'ERROR': 'error', 'RESCUE': 'rescued', 'SHELVED': 'shelved'}
+
+# Migration record statuses (nova/objects/migration.py and the compute manager), per kind of move.
+FINAL_GOOD = {'live': ('completed',), 'cold': ('confirmed',), 'confirm': ('confirmed',), 'evacuate': ('done', 'completed')}
+FINAL_BAD = ('error', 'failed', 'cancelled')
+# a cold migration waits for its confirm in this status (server VERIFY_RESIZE)
+COLD_FINISHED = 'finished'
+
+GIB = 1024
+
+
+def reason(kind, when):
+    """The disabled_reason of a host we take out of service: starts with MARKER."""
+    return '%s %s %s' % (MARKER, kind, when)
+
+
+def is_ours(disabled_reason):
+    """Whether a disable was ours (its reason starts with MARKER)."""
+    return bool(disabled_reason) and disabled_reason.startswith(MARKER)
+
+
+def resolve_host(name, services):
+    """The nova-compute service of host `name`, matched exactly. services: dicts with host, binary.
+
+    Returns (service or None, problem or None). A name that matches no host, or only part of one, is a problem
+    naming the known compute hosts; never a pattern match.
+    """
+    computes = [s for s in services if s.get('binary') == 'nova-compute']
+    known = sorted(set(s.get('host') for s in computes))
+    exact = [s for s in computes if s.get('host') == name]
+    if len(exact) == 1:
+        return exact[0], None
+    if len(exact) > 1:
+        return None, ('%d nova-compute services are recorded for host %s: delete the stale ones first '
+                      '(openstack compute service delete).' % (len(exact), name))
+    partial = [h for h in known if name and (name in h or h in name)]
+    other = sorted(set(s.get('host') for s in services if s.get('host') == name))
+    if other:
+        why = 'host %s runs no nova-compute (only %s)' % (name, ', '.join(
+            sorted(s.get('binary') for s in services if s.get('host') == name)))
+    elif partial:
+        why = 'host %r is not a compute host; it is only part of (or contains) %s, and names are matched exactly' % (
+            name, ', '.join(partial))
+    else:
+        why = 'host %r is not a compute host' % (name,)
+    return None, '%s. Known compute hosts: %s. Give one of them, spelled as Nova spells it.' % (
+        why, ', '.join(known) or 'none')
+
+
+def check_policies(policies):
+    """Problems of a state policy dict (keys POLICY_KEYS, values POLICIES)."""
+    problems = []
+    for key, value in sorted((policies or {}).items()):
+        if key not in POLICY_KEYS:
+            problems.append('state_policy key %r is not a state the drain knows: use one of %s.'
+                            % (key, ', '.join(POLICY_KEYS)))
+        elif value not in POLICIES:
+            problems.append('state_policy %s=%r is not a policy: use skip (leave the server, report it) or fail '
+                            '(refuse before anything moves).' % (key, value))
+    return problems
+
+
+def policy_key(server):
+    """The state_policy key that decides a server that cannot simply be moved, or None when it can."""
+    if server.get('task_state'):
+        return 'task'
+    if server.get('status') in MOVE:
+        return None
+    return _STATUS_KEY.get(server.get('status'), 'other')
+
+
+def plan_server(server, policies):
+    """What a drain does with one server on the host: a dict with method (live, cold, confirm, skip) and why.
+
+    server: id, name, status, task_state, power_state, flavor (ram MiB, disk GiB). policies: state_policy.
+    A skip whose policy is 'fail' is a blocker: the drain refuses before anything moves.
+    """
+    key = policy_key(server)
+    if key is None:
+        method = MOVE[server['status']]
+        why = {'live': 'live migration (block_migration auto)', 'cold': 'cold migration, then confirm',
+               'confirm': 'a resize waits for its confirm: confirm it, then move the server by its status'}[method]
+        return dict(method=method, why=why, blocker=False)
+    policy = (policies or {}).get(key, 'skip')
+    state = 'task %s in flight' % server['task_state'] if key == 'task' else 'status %s' % server.get('status')
+    effect = ' (refused before anything moves)' if policy == 'fail' else ' (left on the host and reported)'
+    return dict(method='skip', blocker=policy == 'fail',
+                why='%s: state_policy %s=%s%s' % (state, key, policy, effect))
+
+
+# task states of a move in flight (live: migrating; cold: resize_*), which a re-run follows rather than issues again
+MOVE_TASKS = ('migrating', 'resize_prep', 'resize_migrating', 'resize_migrated', 'resize_finish')
+# power state (the API's OS-EXT-STS:power_state) -> the status a server had before its move
+_STATUS_BY_POWER = {1: 'ACTIVE', 3: 'PAUSED', 4: 'SHUTOFF'}
+
+
+def status_before_move(power_state):
+    """The status a server in the middle of a move had before it (its power state does not change with the move)."""
+    return _STATUS_BY_POWER.get(power_state)
+
+
+def after_confirm(status):
+    """How a server confirmed on the host moves next, by the status it has after the confirm."""
+    return MOVE.get(status) if MOVE.get(status) in ('live', 'cold') else None
+
+
+def server_timeout(flavor, base, per_gib):
+    """Seconds one server's move may take: base + per_gib x (RAM GiB + root and ephemeral disk GiB)."""
+    flavor = flavor or {}
+    size = (flavor.get('ram') or 0) / float(GIB) + (flavor.get('disk') or 0) + (flavor.get('ephemeral') or 0)
+    return int(round(base + per_gib * size))
+
+
+def destinations(services, source, target_host=None, aggregate_hosts=None):
+    """The nova-compute hosts a server of `source` may go to: enabled, up, not forced down, not the source, and
+    target_host / in the aggregate when given. services: dicts with host, binary, status, state, forced_down."""
+    out = []
+    for s in services:
+        if s.get('binary') != 'nova-compute' or s.get('host') == source:
+            continue
+        if s.get('status') != 'enabled' or s.get('state') != 'up' or s.get('forced_down'):
+            continue
+        if target_host and s.get('host') != target_host:
+            continue
+        if aggregate_hosts is not None and s.get('host') not in aggregate_hosts:
+            continue
+        out.append(s['host'])
+    return sorted(set(out))
+
+
+def no_destination(services, source, target_host=None, aggregate=None, aggregate_hosts=None):
+    """The refusal when no destination is left (None when there is one)."""
+    if destinations(services, source, target_host, aggregate_hosts):
+        return None
+    others = ['%s (%s, %s%s)' % (s['host'], s.get('status'), s.get('state'), ', forced down' if s.get('forced_down') else '')
+              for s in services if s.get('binary') == 'nova-compute' and s.get('host') != source]
+    where = ('target_host %s' % target_host if target_host else
+             'target_aggregate %s (hosts: %s)' % (aggregate, ', '.join(sorted(aggregate_hosts or [])) or 'none')
+             if aggregate is not None else 'the other computes')
+    return ('no destination is left for the servers of %s: %s has no enabled, up nova-compute (computes: %s). Enable '
+            'or repair a destination, or choose another target; nothing was moved.'
+            % (source, where, ', '.join(others) or 'none'))
+
+
+def judge(kind, before, server, migration, source):
+    """Whether one server's move succeeded: (True, None) or (False, why).
+
+    kind: live, cold, confirm or evacuate. before: the server as it was (status, power_state). server: as it is
+    now (host, status, power_state, task_state). migration: its migration record (status) or None.
+    Success is BOTH the migration record final-good AND the server on another host, no task pending, with the
+    status and power state it had (an evacuation's status and power state are judged by the caller's option).
+    """
+    good = FINAL_GOOD[kind]
+    mstatus = (migration or {}).get('status')
+    problems = []
+    if mstatus not in good:
+        problems.append('its migration record is %s (want %s)' % (mstatus or 'missing', ' or '.join(good)))
+    if server.get('host') == source:
+        problems.append('it is still on %s' % source)
+    if server.get('task_state'):
+        problems.append('task %s is still pending' % server['task_state'])
+    if kind != 'evacuate':
+        if server.get('status') != before.get('status'):
+            problems.append('its status is %s (was %s)' % (server.get('status'), before.get('status')))
+        if server.get('power_state') != before.get('power_state'):
+            problems.append('its power state is %s (was %s)' % (server.get('power_state'), before.get('power_state')))
+    if problems:
+        return False, '; '.join(problems)
+    return True, None
+
+
+def migration_over(kind, migration):
+    """Whether a migration record no longer changes by itself (final, or a cold one waiting for its confirm)."""
+    status = (migration or {}).get('status')
+    return status in FINAL_GOOD[kind] or status in FINAL_BAD or (kind == 'cold' and status == COLD_FINISHED)
+
+
+def pick_destination(candidates, load):
+    """The candidate with the fewest servers sent to it so far in this run (ties: by name)."""
+    return sorted(candidates, key=lambda h: (load.get(h, 0), h))[0] if candidates else None
+
+
+def plan_line(row):
+    """One server of a plan, for the log."""
+    return '%s %s (%s, power %s): %s -> %s' % (row.get('id'), row.get('name'), (row.get('before') or {}).get('status'),
+                                               (row.get('before') or {}).get('power_state'), row.get('method'),
+                                               row.get('why'))
+
+
+def left_line(row):
+    """One server left on the host, for the failure message."""
+    return '%s %s (%s): %s' % (row.get('id'), row.get('name'), row.get('status'), row.get('error') or 'not moved')
+
+
+def table_text(rows, title):
+    """The per-server table as text (for the report file and the log)."""
+    cols = ('id', 'name', 'from', 'to', 'method', 'migration', 'status', 'seconds', 'error')
+    lines = [title, '']
+    widths = dict((c, len(c)) for c in cols)
+    cells = []
+    for r in rows:
+        cell = dict((c, '' if r.get(c) is None else str(r.get(c))) for c in cols)
+        cells.append(cell)
+        for c in cols[:-1]:
+            widths[c] = max(widths[c], len(cell[c]))
+    lines.append('  '.join(c.ljust(widths[c]) for c in cols).rstrip())
+    for cell in cells:
+        lines.append('  '.join(cell[c].ljust(widths[c]) for c in cols).rstrip())
+    return '\n'.join(lines) + '\n'

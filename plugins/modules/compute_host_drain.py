@@ -1,0 +1,656 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) rolling.openstack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: compute_host_drain
+short_description: Move every server off a live compute host, wait for each move, and report per server
+version_added: 0.2.0
+author: rolling.openstack contributors (@rolling-openstack)
+description:
+  - Takes stock of every server on one compute host (the exact service host, every project, every status), gives
+    each a plan, moves them with bounded concurrency and waits for every move to end.
+  - "Plans: C(ACTIVE) and C(PAUSED) servers are live-migrated (C(block_migration: auto)); C(SHUTOFF) servers are
+    cold-migrated, then the resize is confirmed; a server in C(VERIFY_RESIZE) is confirmed first, then moved by the
+    status it has after the confirm; a cold migration away from the host that waits for its confirm (an interrupted
+    earlier drain) is confirmed. Every other server (C(SUSPENDED), C(ERROR), C(RESCUE), C(SHELVED), other statuses,
+    and any server with a task in flight) is decided by O(state_policy): skip it (left on the host and reported) or
+    fail before anything moves."
+  - "A server counts as moved only when BOTH its migration record is final-good (live C(completed), cold
+    C(confirmed)) AND it is on another host, with no task pending and the status and power state it had before.
+    Anything else is a failure, reported with Nova's own reason (the server's fault, or the error of the instance
+    action's failed event). A migration record can say C(completed) while the server is still on the source: that is
+    a failure here."
+  - Refuses before anything moves, naming the value and the fix, when the host is not exactly a nova-compute
+    service host (no substring or pattern matching; the known names are listed), when no enabled, up destination is
+    left (in O(target_host) or O(target_aggregate) when given), when a server's state policy is C(fail), and when
+    the host is still enabled (disable it first, with M(rolling.openstack.compute_service), so that nothing new lands
+    on it while it drains).
+  - Never sends C(force) (refused by Nova from API 2.68) and never pattern-matches host names; the servers are
+    listed with the exact C(host) filter and checked again here.
+  - Does not fail for servers that could not move; they are in RV(servers) with their error and in RV(left), so
+    that the caller can write its report first; M(rolling.openstack.compute_host_drain) leaves the host disabled.
+  - A re-run resumes. Servers already moved are no longer on the host; a migration still in flight for a server on
+    the host is followed rather than issued again; rows of an earlier run given in O(previous) for servers no longer
+    on the host are kept in RV(servers).
+options:
+  host:
+    description:
+      - The compute host to drain, exactly as Nova names its nova-compute service host.
+    type: str
+    required: true
+  target_host:
+    description:
+      - Move every server to this compute host (the scheduler still checks it). Default is to let the scheduler choose.
+    type: str
+  target_aggregate:
+    description:
+      - Move the servers to the hosts of this host aggregate (name or id), each server to the one that received the
+        fewest so far in this run.
+    type: str
+  concurrency:
+    description:
+      - Moves in flight at once, overall.
+    type: int
+    default: 2
+  live_concurrency:
+    description:
+      - Live migrations in flight at once from the host. Set it to the source compute's
+        C([DEFAULT] max_concurrent_live_migrations) (Nova's default is 1); more would only queue inside nova-compute.
+    type: int
+    default: 1
+  state_policy:
+    description:
+      - What to do with a server that is not simply moved, per state. Keys C(suspended), C(error), C(rescued),
+        C(shelved), C(task) (a task in flight, whatever the status), C(other) (any other status); values C(skip)
+        (leave it on the host and report it) or C(fail) (refuse before anything moves). A missing key means C(skip).
+    type: dict
+    default: {}
+  server_timeout:
+    description:
+      - Seconds one server's move may take, plus O(server_timeout_per_gib) per GiB of its flavor's RAM and disk.
+    type: int
+    default: 300
+  server_timeout_per_gib:
+    description:
+      - Seconds added to O(server_timeout) per GiB of the flavor's RAM, root and ephemeral disk.
+    type: int
+    default: 10
+  timeout:
+    description:
+      - Seconds the whole drain may take. Moves not started by then are reported as not started; moves in flight are
+        treated as timed out.
+    type: int
+    default: 3600
+  on_timeout:
+    description:
+      - What to do with a live migration that is still running at its timeout. C(abort) asks Nova to abort it (the
+        server stays on the host, running); C(force_complete) asks Nova to complete it (the guest is paused for the
+        last copy); C(leave) lets it run. Either way the server is reported as timed out. A cold migration cannot be
+        aborted and is left to run.
+    type: str
+    choices: [abort, force_complete, leave]
+    default: abort
+  poll_interval:
+    description:
+      - Seconds between two looks at the moves in flight.
+    type: float
+    default: 2.0
+  previous:
+    description:
+      - The RV(servers) rows of an earlier run (its report). Rows of servers that are no longer on the host are kept in
+        RV(servers), marked C(earlier=true); the others are taken stock of again.
+    type: list
+    elements: dict
+    default: []
+extends_documentation_fragment:
+  - openstack.cloud.openstack
+  - rolling.openstack.attributes
+  - rolling.openstack.attributes.action_group
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Returns the plan (every server with the method it would get, and the blockers) and moves nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - A drained host has no server left to move; the re-run changes nothing.
+notes:
+  - Needs the C(admin) role (listing the servers of every project by host, migrations, instance actions).
+  - Uses Compute API microversion 2.84 (live migration with C(block_migration auto) and a host checked by the
+    scheduler, cold migration to a host, migration records by server, the failed events' details), so Nova 2023.1 or
+    newer.
+seealso:
+  - module: rolling.openstack.compute_service
+    description: Disables the host first, with a reason that marks the disable as ours.
+"""
+
+EXAMPLES = r"""
+- name: Take cmp1 out of scheduling, marking the disable as ours
+  rolling.openstack.compute_service:
+    cloud: prod
+    host: cmp1
+    status: disabled
+    disabled_reason: "rolling.openstack drain 2026-12-03T10:00:00Z"
+
+- name: Move every server off cmp1, two at a time
+  rolling.openstack.compute_host_drain:
+    cloud: prod
+    host: cmp1
+    concurrency: 2
+    state_policy:
+      error: fail
+  register: drain
+
+- name: Say what is left on cmp1
+  ansible.builtin.fail:
+    msg: "left on cmp1: {{ drain.left | map(attribute='id') | join(', ') }}"
+  when: drain.left | length > 0
+"""
+
+RETURN = r"""
+servers:
+  description:
+    - One row per server of the host (and per earlier row kept from O(previous)), in the order they were planned.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The server's id.
+      type: str
+    name:
+      description: The server's name.
+      type: str
+    from:
+      description: The host it was on.
+      type: str
+    to:
+      description: The host it is on now (when it moved).
+      type: str
+    method:
+      description: C(live), C(cold), C(confirm) or C(skip).
+      type: str
+    migration:
+      description: The id of its migration record.
+      type: int
+    status:
+      description: >-
+        C(moved), C(failed), C(timeout), C(skipped), C(not started) (the overall timeout), C(planned) (check mode).
+      type: str
+    seconds:
+      description: How long its move took.
+      type: float
+    error:
+      description: Why it did not move (Nova's reason where Nova gives one).
+      type: str
+    why:
+      description: Why it got its method.
+      type: str
+    before:
+      description: Its status and power state before.
+      type: dict
+  sample:
+    - {id: 9f0c1e6a-0d55-4f52-9d1c-2f6c3c9f7e11, name: web-1, from: cmp1, to: cmp2, method: live, migration: 14,
+       status: moved, seconds: 6.2, error: null}
+left:
+  description: The servers still on the host at the end (id, name, status, error).
+  returned: always
+  type: list
+  elements: dict
+blockers:
+  description: Why the drain refused before anything moved (empty when it did not).
+  returned: always
+  type: list
+  elements: str
+destinations:
+  description: The hosts the servers could go to.
+  returned: always
+  type: list
+  elements: str
+summary:
+  description: Counts of RV(servers) by status, and the seconds the drain took.
+  returned: always
+  type: dict
+  sample: {moved: 7, failed: 1, skipped: 0, seconds: 41.3}
+"""
+
+import time
+
+from ansible_collections.openstack.cloud.plugins.module_utils.openstack import OpenStackModule
+from ansible_collections.rolling.openstack.plugins.module_utils import _host_maintenance as hm
+from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import scrub
+
+MV = '2.84'
+
+
+def _error_text(resp):
+    try:
+        doc = resp.json()
+    except ValueError:
+        return 'HTTP %s' % resp.status_code
+    if isinstance(doc, dict) and len(doc) == 1:
+        inner = list(doc.values())[0]
+        if isinstance(inner, dict) and inner.get('message'):
+            return 'HTTP %s: %s' % (resp.status_code, inner['message'])
+    return 'HTTP %s' % resp.status_code
+
+
+def _server_view(doc):
+    """The fields of a server the drain reads (never user_data, metadata or addresses)."""
+    flavor = doc.get('flavor') or {}
+    return dict(id=doc.get('id'), name=doc.get('name'), status=doc.get('status'),
+                host=doc.get('OS-EXT-SRV-ATTR:host'), task_state=doc.get('OS-EXT-STS:task_state'),
+                power_state=doc.get('OS-EXT-STS:power_state'),
+                flavor=dict(name=flavor.get('original_name'), ram=flavor.get('ram'), disk=flavor.get('disk'),
+                            ephemeral=flavor.get('ephemeral'), vcpus=flavor.get('vcpus')),
+                fault=(doc.get('fault') or {}).get('message'))
+
+
+class ComputeHostDrainModule(OpenStackModule):
+    argument_spec = dict(
+        host=dict(required=True),
+        target_host=dict(),
+        target_aggregate=dict(),
+        concurrency=dict(type='int', default=2),
+        live_concurrency=dict(type='int', default=1),
+        state_policy=dict(type='dict', default={}),
+        server_timeout=dict(type='int', default=300),
+        server_timeout_per_gib=dict(type='int', default=10),
+        timeout=dict(type='int', default=3600),
+        on_timeout=dict(choices=['abort', 'force_complete', 'leave'], default='abort'),
+        poll_interval=dict(type='float', default=2.0),
+        previous=dict(type='list', elements='dict', default=[]),
+    )
+    module_kwargs = dict(
+        supports_check_mode=True,
+        mutually_exclusive=[('target_host', 'target_aggregate')],
+    )
+
+    # ------------------------------------------------------------------------------------------ API
+
+    def _api(self, method, url, body=None, ok=(200, 202, 204)):
+        """One Compute API call at MV: (document or {}, None) or (None, error text)."""
+        kwargs = dict(microversion=MV, raise_exc=False)
+        if method == 'post':
+            kwargs['json'] = body
+        resp = getattr(self.conn.compute, method)(url, **kwargs)
+        if resp.status_code not in ok:
+            return None, _error_text(resp)
+        if not resp.content:
+            return {}, None
+        try:
+            return resp.json(), None
+        except ValueError:
+            return {}, None
+
+    def _get(self, url):
+        doc, err = self._api('get', url)
+        if err:
+            self.fail_json(msg=scrub('GET %s failed: %s' % (url.split('?')[0], err)))
+        return doc
+
+    def _services(self):
+        doc = self._get('/os-services?binary=nova-compute')
+        return [dict(host=s.get('host'), binary=s.get('binary'), status=s.get('status'), state=s.get('state'),
+                     forced_down=bool(s.get('forced_down')), disabled_reason=s.get('disabled_reason'))
+                for s in doc.get('services') or []]
+
+    def _servers_on(self, host):
+        out, marker = [], None
+        for _page in range(1000):  # bounded: 1000 pages of 1000
+            url = '/servers/detail?all_tenants=1&host=%s&limit=1000' % host
+            if marker:
+                url += '&marker=%s' % marker
+            page = self._get(url).get('servers') or []
+            out.extend(_server_view(s) for s in page)
+            if len(page) < 1000:
+                break
+            marker = page[-1]['id']
+        # the host filter is an exact match in Nova; checked again here all the same
+        return [s for s in out if s['host'] == host]
+
+    def _server(self, sid):
+        doc, err = self._api('get', '/servers/%s' % sid, ok=(200,))
+        if err:
+            return None
+        return _server_view(doc.get('server') or {})
+
+    def _migrations(self, sid):
+        doc = self._get('/os-migrations?instance_uuid=%s' % sid)
+        return doc.get('migrations') or []
+
+    def _unconfirmed_from(self, host):
+        """Cold migrations away from host that wait for their confirm (status finished)."""
+        doc = self._get('/os-migrations?source_compute=%s&status=finished&migration_type=migration' % host)
+        return [m for m in doc.get('migrations') or [] if m.get('source_compute') == host]
+
+    def _nova_reason(self, sid, fault=None):
+        """Nova's reason for a failed move: the server's fault, or the failed event of its newest instance action."""
+        doc, err = self._api('get', '/servers/%s/os-instance-actions' % sid, ok=(200,))
+        if not err:
+            actions = sorted(doc.get('instanceActions') or [], key=lambda a: a.get('start_time') or '', reverse=True)
+            for action in actions[:3]:
+                detail, err = self._api('get', '/servers/%s/os-instance-actions/%s' % (sid, action.get('request_id')),
+                                        ok=(200,))
+                if err:
+                    continue
+                for event in (detail.get('instanceAction') or {}).get('events') or []:
+                    if event.get('result') == 'Error':
+                        text = event.get('details') or ((event.get('traceback') or '').strip().splitlines() or [''])[-1]
+                        if text:
+                            return '%s (%s, event %s)' % (text, action.get('action'), event.get('event'))
+        return fault
+
+    def _aggregate_hosts(self, name):
+        doc = self._get('/os-aggregates')
+        aggs = doc.get('aggregates') or []
+        found = [a for a in aggs if a.get('name') == name or str(a.get('id')) == name or a.get('uuid') == name]
+        if not found:
+            self.fail_json(msg='target_aggregate=%s: no host aggregate has that name or id (aggregates: %s). Give one of '
+                               'them, or leave target_aggregate out.' % (name, ', '.join(sorted(
+                                   a.get('name') or str(a.get('id')) for a in aggs)) or 'none'))
+        return set(found[0].get('hosts') or [])
+
+    # ------------------------------------------------------------------------------------------ checks
+
+    def _check_params(self):
+        p = self.params
+        problems = []
+        for key in ('concurrency', 'live_concurrency'):
+            if p[key] < 1:
+                problems.append('%s=%d: at least one move must be allowed at a time; use 1 or more.' % (key, p[key]))
+        for key in ('server_timeout', 'timeout'):
+            if p[key] < 1:
+                problems.append('%s=%d: use a number of seconds, 1 or more.' % (key, p[key]))
+        if p['server_timeout_per_gib'] < 0:
+            problems.append('server_timeout_per_gib=%d: use 0 or more seconds.' % p['server_timeout_per_gib'])
+        if p['poll_interval'] <= 0:
+            problems.append('poll_interval=%s: use a number of seconds above 0.' % p['poll_interval'])
+        problems.extend(hm.check_policies(p['state_policy']))
+        if problems:
+            self.fail_json(msg='Bad input, nothing was changed: ' + ' '.join(problems), blockers=problems)
+
+    def _check_api(self):
+        doc, err = self._api('get', '/', ok=(200,))
+        version = ((doc or {}).get('version') or {}).get('version') or ''
+        try:
+            have = tuple(int(x) for x in version.split('.'))
+        except ValueError:
+            have = ()
+        if err or have < tuple(int(x) for x in MV.split('.')):
+            self.fail_json(msg='The Compute API answers microversion %s at most; the drain needs %s (Nova 2023.1 or '
+                               'newer). Nothing was changed.' % (version or '(unknown: %s)' % err, MV))
+
+    # ------------------------------------------------------------------------------------------ run
+
+    def run(self):
+        p = self.params
+        self._check_params()
+        self._check_api()
+        started = time.monotonic()
+        services = self._services()
+        service, problem = hm.resolve_host(p['host'], services)
+        if problem:
+            self.fail_json(msg='host=%s: %s Nothing was changed.' % (p['host'], problem), blockers=[problem])
+        source = service['host']
+        if p['target_host']:
+            target, problem = hm.resolve_host(p['target_host'], services)
+            if problem:
+                self.fail_json(msg='target_host=%s: %s Nothing was changed.' % (p['target_host'], problem),
+                               blockers=[problem])
+        aggregate_hosts = self._aggregate_hosts(p['target_aggregate']) if p['target_aggregate'] else None
+        dests = hm.destinations(services, source, p['target_host'], aggregate_hosts)
+
+        rows, blockers = self._stock(source)
+        moving = [r for r in rows if r['method'] != 'skip']
+        refusal = hm.no_destination(services, source, p['target_host'], p['target_aggregate'], aggregate_hosts) \
+            if moving else None
+        if refusal:
+            blockers.insert(0, refusal)
+        if not self.ansible.check_mode and service['status'] == 'enabled' and moving:
+            blockers.insert(0, 'the nova-compute of %s is enabled, so new servers could land on it while it drains: '
+                               'disable it first (rolling.openstack.compute_service status=disabled, with a '
+                               'disabled_reason starting with "%s").' % (source, hm.MARKER))
+        kept = self._earlier(rows)
+        if blockers or self.ansible.check_mode:
+            result = dict(changed=bool(moving) and not blockers, servers=kept + rows, left=self._left(rows),
+                          blockers=blockers, destinations=dests, summary=self._summary(kept + rows, started))
+            if blockers:
+                self.fail_json(msg='The drain of %s refused before anything moved: %s' % (source, ' '.join(blockers)),
+                               **result)
+            self.exit_json(**result)
+        self._drain(source, rows, dests, aggregate_hosts is not None, started)
+        remaining = self._servers_on(source)
+        left = [dict(id=s['id'], name=s['name'], status=s['status'],
+                     error=next((r.get('error') for r in rows if r['id'] == s['id'] and r.get('error')), None)
+                     or next((r.get('why') for r in rows if r['id'] == s['id']), None))
+                for s in remaining]
+        self.exit_json(changed=any(r['status'] in ('moved', 'failed', 'timeout') or r.get('migration') for r in rows),
+                       servers=kept + rows, left=left, blockers=[], destinations=dests,
+                       summary=self._summary(kept + rows, started))
+
+    def _row(self, server, source, plan):
+        return dict(id=server['id'], name=server['name'], method=plan['method'], why=plan['why'],
+                    status='planned' if plan['method'] != 'skip' else 'skipped', seconds=None, error=None,
+                    migration=None, to=None, before=dict(status=server['status'], power_state=server['power_state']),
+                    flavor=server['flavor'], **{'from': source})
+
+    def _stock(self, source):
+        """Every server of the host with its plan, the cold migrations away from it that wait for a confirm, and
+        the blockers (servers whose state policy is fail)."""
+        rows, blockers = [], []
+        for server in sorted(self._servers_on(source), key=lambda s: (s['name'] or '', s['id'])):
+            plan = hm.plan_server(server, self.params['state_policy'])
+            row = self._row(server, source, plan)
+            if plan['method'] == 'skip':
+                adopted = self._adoptable(server['id'], source) if server.get('task_state') in hm.MOVE_TASKS else None
+                if adopted and hm.status_before_move(server['power_state']):
+                    row['before']['status'] = hm.status_before_move(server['power_state'])
+                    row.update(method=adopted[0], migration=adopted[1], status='planned', adopted=True,
+                               why='a %s migration of an earlier run is in flight: followed, not issued again'
+                                   % adopted[0])
+                elif plan['blocker']:
+                    blockers.append('server %s (%s): %s' % (server['id'], server['name'], plan['why']))
+                else:
+                    row['error'] = plan['why']
+            rows.append(row)
+        for mig in self._unconfirmed_from(source):
+            sid = mig.get('instance_uuid')
+            if any(r['id'] == sid for r in rows):
+                continue
+            server = self._server(sid)
+            if server is None:
+                continue
+            row = self._row(server, source, dict(method='confirm', why='a cold migration to %s waits for its confirm '
+                                                 '(an interrupted earlier drain?): confirm it' % mig.get('dest_compute')))
+            row.update(migration=mig.get('id'), before=dict(
+                status=hm.status_before_move(server['power_state']) or server['status'],
+                power_state=server['power_state']))
+            rows.append(row)
+        return rows, blockers
+
+    def _adoptable(self, sid, source):
+        for mig in sorted(self._migrations(sid), key=lambda m: m.get('created_at') or '', reverse=True):
+            if mig.get('source_compute') == source and mig.get('status') not in hm.FINAL_BAD + ('completed', 'confirmed'):
+                kind = 'live' if mig.get('migration_type') == 'live-migration' else 'cold'
+                return kind, mig.get('id')
+        return None
+
+    def _earlier(self, rows):
+        """Rows of O(previous) for servers no longer on the host, kept as they were."""
+        here = set(r['id'] for r in rows)
+        kept = []
+        for row in self.params['previous'] or []:
+            if not isinstance(row, dict) or row.get('id') in here or row.get('status') != 'moved':
+                continue
+            kept.append(dict(row, earlier=True))
+        return kept
+
+    def _left(self, rows):
+        return [dict(id=r['id'], name=r['name'], status=r['before']['status'], error=r.get('error') or r['why'])
+                for r in rows if r['method'] == 'skip']
+
+    def _summary(self, rows, started):
+        counts = {}
+        for r in rows:
+            counts[r['status']] = counts.get(r['status'], 0) + 1
+        counts['seconds'] = round(time.monotonic() - started, 1)
+        return counts
+
+    # ------------------------------------------------------------------------------------------ the moves
+
+    def _drain(self, source, rows, dests, by_aggregate, started):
+        p = self.params
+        deadline = started + p['timeout']
+        queue = [r for r in rows if r['status'] == 'planned']
+        inflight = []
+        load = {}
+        # bounded by the overall timeout (each look takes at least poll_interval), and by a count all the same
+        for _tick in range(int(p['timeout'] / p['poll_interval']) + 10):
+            while queue and len(inflight) < p['concurrency'] and time.monotonic() < deadline:
+                live_now = sum(1 for r in inflight if r['method'] == 'live')
+                pick = next((r for r in queue if r['method'] != 'live' or live_now < p['live_concurrency']), None)
+                if pick is None:
+                    break
+                queue.remove(pick)
+                dest = p['target_host'] or (hm.pick_destination(dests, load) if by_aggregate else None)
+                if self._start(pick, dest):
+                    load[dest] = load.get(dest, 0) + 1
+                    inflight.append(pick)
+            if not inflight and (not queue or time.monotonic() >= deadline):
+                break
+            time.sleep(p['poll_interval'])
+            for row in list(inflight):
+                follow_up = self._poll(row, source, deadline)
+                if follow_up is not None:
+                    inflight.remove(row)
+                    if follow_up:
+                        queue.insert(0, row)
+        for row in inflight:  # only when the count ran out before the clock
+            self._timeout(row, None)
+        for row in queue:
+            row.update(status='not started', error='the drain\'s timeout (%d s) ended before its move started'
+                       % p['timeout'])
+
+    def _start(self, row, dest):
+        """Issue the move of one row (or adopt the one in flight). True when something is in flight."""
+        sid = row['id']
+        row['t0'] = time.monotonic()
+        row['deadline'] = row['t0'] + hm.server_timeout(row['flavor'], self.params['server_timeout'],
+                                                        self.params['server_timeout_per_gib'])
+        if row.pop('adopted', False):
+            return True  # an earlier run's migration in flight: followed, not issued again
+        row['known'] = [m.get('id') for m in self._migrations(sid)]
+        if row['method'] == 'live':
+            body = {'os-migrateLive': {'block_migration': 'auto', 'host': dest}}
+        elif row['method'] == 'cold':
+            body = {'migrate': {'host': dest} if dest else None}
+        else:
+            body = {'confirmResize': None}
+        _doc, err = self._api('post', '/servers/%s/action' % sid, body)
+        if err:
+            row.update(status='failed', error=scrub('Nova refused the %s: %s' % (
+                {'live': 'live migration', 'cold': 'cold migration', 'confirm': 'confirm'}[row['method']], err)),
+                seconds=0.0)
+            return False
+        return True
+
+    def _find_migration(self, row):
+        kinds = {'live': ('live-migration',), 'cold': ('migration', 'resize'), 'confirm': ('migration', 'resize')}
+        new = [m for m in self._migrations(row['id'])
+               if m.get('id') not in (row.get('known') or []) and m.get('migration_type') in kinds[row['method']]]
+        if not new and row['method'] == 'confirm':
+            new = [m for m in self._migrations(row['id']) if m.get('status') in ('finished', 'confirming', 'confirmed')]
+        return sorted(new, key=lambda m: m.get('created_at') or '')[-1] if new else None
+
+    def _poll(self, row, source, deadline):
+        """Look at one move in flight. Returns None while it goes on, False when it ended, True when the server has
+        to be moved again (it was confirmed on the host)."""
+        mig = None
+        if row.get('migration'):
+            mig = next((m for m in self._migrations(row['id']) if m.get('id') == row['migration']), None)
+        else:
+            mig = self._find_migration(row)
+            if mig:
+                row['migration'] = mig.get('id')
+        status = (mig or {}).get('status')
+        kind = row['method']
+        if status == hm.COLD_FINISHED and kind in ('cold', 'confirm'):
+            if kind == 'cold' and not row.get('confirmed'):
+                server = self._server(row['id'])
+                if server and server['status'] == 'VERIFY_RESIZE' and not server['task_state']:
+                    _doc, err = self._api('post', '/servers/%s/action' % row['id'], {'confirmResize': None})
+                    if err:
+                        return self._end(row, False, 'the confirm of its cold migration failed: %s' % err)
+                    row['confirmed'] = True
+        elif mig and hm.migration_over(kind if kind != 'confirm' else 'cold', mig):
+            server = self._server(row['id']) or {}
+            if kind == 'confirm':
+                if status == 'confirmed' and server.get('host') == source:
+                    nxt = hm.after_confirm(server.get('status'))
+                    if nxt:
+                        row.update(method=nxt, migration=None, status='planned', before=dict(
+                            status=server['status'], power_state=server['power_state']),
+                            why='confirmed on %s, then %s' % (source, 'live migration' if nxt == 'live' else
+                                                              'cold migration'))
+                        return True
+                good = status == 'confirmed' and server.get('host') != source
+                return self._end(row, good, None if good else self._why(row, server, mig), server)
+            good, why = hm.judge(kind, row['before'], server, mig, source)
+            if not good and server.get('task_state') and status in hm.FINAL_GOOD[kind] \
+                    and time.monotonic() < row['deadline']:
+                return None  # the record is final, the server's task not yet: look again
+            return self._end(row, good, None if good else self._why(row, server, mig, why), server)
+        if time.monotonic() >= min(row['deadline'], deadline):
+            return self._timeout(row, mig)
+        return None
+
+    def _why(self, row, server, mig, why=None):
+        reason = self._nova_reason(row['id'], server.get('fault'))
+        text = why or 'its migration record is %s' % (mig or {}).get('status')
+        return '%s%s' % (text, ('. Nova: %s' % reason) if reason else '')
+
+    def _timeout(self, row, mig):
+        action = self.params['on_timeout']
+        said = 'left to run'
+        if row['method'] == 'live' and mig and action != 'leave':
+            if action == 'abort':
+                _doc, err = self._api('delete', '/servers/%s/migrations/%s' % (row['id'], mig.get('id')))
+                said = 'aborted' if not err else 'abort refused (%s)' % err
+            else:
+                _doc, err = self._api('post', '/servers/%s/migrations/%s/action' % (row['id'], mig.get('id')),
+                                      {'force_complete': None})
+                said = 'force-completed' if not err else 'force complete refused (%s)' % err
+        self._end(row, False, 'timed out after %d s with its migration record %s; %s (on_timeout=%s)' % (
+            round(time.monotonic() - row['t0']), (mig or {}).get('status') or 'not yet created', said, action))
+        row['status'] = 'timeout'
+        return False
+
+    def _end(self, row, good, error, server=None):
+        # Nova's messages go into the task result, the report and AWX's database: the one scrubber first
+        row.update(status='moved' if good else 'failed', error=scrub(error),
+                   seconds=round(time.monotonic() - row.get('t0', time.monotonic()), 1))
+        if server and server.get('host') and server.get('host') != row['from']:
+            row['to'] = server['host']
+        for key in ('t0', 'deadline', 'known', 'confirmed'):
+            row.pop(key, None)
+        return False
+
+
+def main():
+    module = ComputeHostDrainModule()
+    module()
+
+
+if __name__ == '__main__':
+    main()
