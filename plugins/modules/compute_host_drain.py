@@ -104,8 +104,8 @@ options:
     default: 2.0
   previous:
     description:
-      - The RV(servers) rows of an earlier run (its report). Rows of servers that are no longer on the host are kept in
-        RV(servers), marked C(earlier=true); the others are taken stock of again.
+      - The RV(servers) rows of an earlier, unfinished run (its report). Rows of servers that moved, still exist and
+        are no longer on the host are kept in RV(servers), marked C(earlier=true); the others are taken stock of again.
     type: list
     elements: dict
     default: []
@@ -487,12 +487,15 @@ class ComputeHostDrainModule(OpenStackModule):
         return None
 
     def _earlier(self, rows):
-        """Rows of O(previous) for servers no longer on the host, kept as they were."""
+        """Rows of O(previous) that moved, for servers that still exist and are no longer on the host, as they were."""
         here = set(r['id'] for r in rows)
         kept = []
-        for row in self.params['previous'] or []:
+        for row in (self.params['previous'] or [])[:10000]:
             if not isinstance(row, dict) or row.get('id') in here or row.get('status') != 'moved':
                 continue
+            now = self._server(row['id'])
+            if now is None or now['host'] == row.get('from'):
+                continue  # deleted since, or back on the host: not a row of this drain
             kept.append(dict(row, earlier=True))
         return kept
 

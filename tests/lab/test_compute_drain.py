@@ -44,6 +44,7 @@ TEST = "test_compute_drain"
 PLAYBOOK = uh.REPO / "playbooks" / "compute_drain.yml"
 RUN_TIMEOUT = 900
 MARKER = "rolling.openstack"
+QUOTA = 40  # instances and cores of the admin project while the test runs
 REPORT_DIR = uh.REPORT_DIR
 
 
@@ -77,30 +78,46 @@ def ctx(lab, artifacts, figures):
     assert computes[:3] == ["cmp1", "cmp2", "cmp3"], computes
     _enable_ours(conn)
     uh.wait_services_up(conn, uh.expected_services(lab), timeout=180)
+    for host in ("cmp1", "cmp2"):  # reports of an earlier run of this test: this one asserts its own rows
+        for suffix in (".json", ".txt"):
+            (REPORT_DIR / f"compute-drain-{host}{suffix}").unlink(missing_ok=True)
+    # the admin project's default quota (10 instances, 20 cores) is below what the test boots
+    conn.compute.update_quota_set(conn.current_project_id, instances=QUOTA, cores=QUOTA)
     tag = uuid.uuid4().hex[:6]
     group = conn.compute.create_server_group(name=f"drn-aa-{tag}", policy="anti-affinity")
     t0 = time.monotonic()
     placements = [(f"drn-{tag}-{h}-{i}", h, None) for h in computes[:3] for i in range(3)]
     placements += [(f"drn-{tag}-aa-cmp2", "cmp2", group.id), (f"drn-{tag}-aa-cmp3", "cmp3", group.id)]
-    servers = uh.boot_servers(conn, placements)
-    names = {sid: conn.compute.get_server(sid).name for sid in servers}
-    stopped = [sid for sid, name in names.items() if name.endswith("-0")]
-    for sid in stopped:
-        conn.compute.stop_server(sid)
-    for sid in stopped:
-        uh.wait_server(conn, sid, "SHUTOFF", 120)
+    try:
+        servers = uh.boot_servers(conn, placements)
+        names = {sid: conn.compute.get_server(sid).name for sid in servers}
+        stopped = [sid for sid, name in names.items() if name.endswith("-0")]
+        for sid in stopped:
+            conn.compute.stop_server(sid)
+        for sid in stopped:
+            uh.wait_server(conn, sid, "SHUTOFF", 120)
+    except BaseException:
+        _cleanup(conn, tag, group)
+        raise
     figures(TEST, servers=len(servers), stopped=len(stopped), boot_s=round(time.monotonic() - t0, 1))
     extra = {"compute_drain_cloud": "lab", "compute_drain_clouds_yaml": str(clouds_yaml),
              "compute_drain_report_dir": str(REPORT_DIR)}
     c = types.SimpleNamespace(lab=lab, conn=conn, work=work, servers=servers, names=names, group=group, tag=tag,
                               extra=extra, before=_where(conn, servers), runs={})
     yield c
-    left = uh.delete_servers(conn, list(servers))
+    _cleanup(conn, tag, group)
+    conn.close()
+
+
+def _cleanup(conn, tag, group):
+    """Delete the test's servers (by name: a failed boot leaves some the fixture does not know) and group, and
+    enable the computes we disabled."""
+    ids = [s.id for s in conn.compute.servers(all_projects=True) if (s.name or "").startswith(f"drn-{tag}-")]
+    left = uh.delete_servers(conn, ids)
     if left:
         print(f"servers not deleted in time: {left}")
     conn.compute.delete_server_group(group, ignore_missing=True)
     _enable_ours(conn)
-    conn.close()
 
 
 def _run(ctx, name, figures, check=False, **extra_vars):
