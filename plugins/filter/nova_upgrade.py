@@ -52,4 +52,5 @@ class FilterModule:
             'nova_backup_space': _wrap(decide.backup_space),
             'nova_restart_skip_reason': _wrap(decide.restart_skip_reason),
             'nova_lock_left_by_gone_run': _wrap(decide.lock_left_by_gone_run),
+            'nova_roll_status': _wrap(decide.roll_status),
         }

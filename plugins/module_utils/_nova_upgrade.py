@@ -277,8 +277,10 @@ def cell_sources(databases, version_cells=None, config_files=None):
                        text='nova_upgrade_cell_config_files %s' % entries[0]['files'])
         elif reach.get(uuid):
             problems.append('cell %s is not covered: its database does not answer from the manage host (%s) and no '
-                            'nova_upgrade_cell_config_files entry names it. Make its database reachable from the manage host, '
-                            'or add an entry with configuration files whose [database] connection reaches it; a cell left '
+                            'nova_upgrade_cell_config_files entry names it. Make its database answer from the manage host '
+                            'through its cell mapping (nova-manage cell_v2 list_cells --verbose shows it): the preflight and '
+                            'the roll, unpin and migrate gates read every cell\'s service records through it, as nova-api '
+                            'does; an entry of nova_upgrade_cell_config_files covers the schema steps only. A cell left '
                             'out would keep the old schema and block the next upgrade.' % (_cell_label(cell), reach[uuid]))
             continue
         else:
@@ -550,8 +552,14 @@ def unit_code(show, method='venv', component='nova', venvs_dir='/opt/openstack/v
             installed = float(pkg.get('Installed') or 0)
         except ValueError:
             installed = 0.0
+        # fail closed: without a readable install time (0, empty, garbage) or a start time, nothing says the running
+        # process started after the install, so it is taken to run older code and is restarted
         if active and files:
-            running = files if since >= installed else 'older than %s' % files
+            known = installed > 0 and since > 0
+            if not known:
+                running = 'older than %s (or unknown)' % files
+            else:
+                running = files if since >= installed else 'older than %s' % files
     return dict(active=active, since=since, need_reload=need_reload, running=running, files=files)
 
 
@@ -629,3 +637,15 @@ def backup_space(read, factor=1.2, host='', directory='', databases=()):
                         % (_mib(need), factor, _mib(size), ', '.join(databases), values.get('dir') or directory,
                            _mib(avail), host))
     return dict(problems=problems, summary=summary, size=size, avail=avail)
+
+
+def roll_status(not_in_run, failed):
+    """The roll phase's end status: 'done' only when every in-scope compute runs the new code. Computes left out of
+    this run (nova_upgrade_limit_hosts, nova_upgrade_expected_down) or failed within
+    nova_upgrade_compute_max_fail_percentage leave it 'incomplete', so that the next run rolls them and migrate and
+    unpin stay blocked until then."""
+    if not isinstance(not_in_run, (list, tuple)) or not isinstance(failed, (list, tuple)):
+        raise UpgradeDecisionError('roll_status needs two lists (computes not in the run, computes failed), got %r and %r'
+                                   % (not_in_run, failed))
+    return 'done' if not not_in_run and not failed else 'incomplete'
+

@@ -38,6 +38,7 @@ EXPECTED = {
     'nova_backup_space': 'backup_space',
     'nova_restart_skip_reason': 'restart_skip_reason',
     'nova_lock_left_by_gone_run': 'lock_left_by_gone_run',
+    'nova_roll_status': 'roll_status',
 }
 
 

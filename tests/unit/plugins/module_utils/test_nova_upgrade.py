@@ -943,14 +943,23 @@ def test_unit_code_package_process_started_after_the_install_runs_it():
 
 
 @pytest.mark.parametrize('dpkg, running', [
-    ('Version=2:34.0.0-0ubuntu1\nInstalled=0\n', '34.0.0-0ubuntu1'),
-    ('Version=2:34.0.0-0ubuntu1\nInstalled=\n', '34.0.0-0ubuntu1'),
-    ('Version=2:34.0.0-0ubuntu1\nInstalled=garbage\n', '34.0.0-0ubuntu1'),
+    # no readable install time: nothing says the process started after the install, so it fails closed
+    ('Version=2:34.0.0-0ubuntu1\nInstalled=0\n', 'older than 34.0.0-0ubuntu1 (or unknown)'),
+    ('Version=2:34.0.0-0ubuntu1\nInstalled=\n', 'older than 34.0.0-0ubuntu1 (or unknown)'),
+    ('Version=2:34.0.0-0ubuntu1\nInstalled=garbage\n', 'older than 34.0.0-0ubuntu1 (or unknown)'),
     ('Version=\nInstalled=0\n', ''),   # not installed
     ('', ''),
 ])
 def test_unit_code_package_edge_cases(dpkg, running):
-    assert decide.unit_code(show(), 'package', dpkg=dpkg)['running'] == running
+    code = decide.unit_code(show(), 'package', dpkg=dpkg)
+    assert code['running'] == running
+    # a unit whose install time cannot be read is restarted (it is never taken to run the target already)
+    assert decide.restart_skip_reason(code, True, '34.0.0-0ubuntu1') == ''
+
+
+def test_unit_code_package_without_a_start_time_is_restarted():
+    code = decide.unit_code(show(since=''), 'package', dpkg='Version=2:34.0.0-0ubuntu1\nInstalled=1764700500\n')
+    assert code['running'].startswith('older than') and decide.restart_skip_reason(code, True, '34.0.0-0ubuntu1') == ''
 
 
 def test_unit_code_package_inactive():
@@ -1171,3 +1180,18 @@ def test_target_code_equal_to_the_running_service_version_is_a_problem_across_re
     # within one release it is fine; a higher one is fine
     assert target(SKIPPED, 'custom', override='72', current_service_version=72, same_release=True)['problems'] == []
     assert target(SKIPPED, 'custom', override='74', current_service_version=72)['problems'] == []
+
+
+@pytest.mark.parametrize('not_in_run, failed, status', [
+    ([], [], 'done'),
+    ([], ['cmp2'], 'incomplete'),          # failed within nova_upgrade_compute_max_fail_percentage (defect 11)
+    (['cmp3'], [], 'incomplete'),          # left out by nova_upgrade_limit_hosts or expected down
+    (['cmp3'], ['cmp2'], 'incomplete'),
+])
+def test_roll_status_is_done_only_when_every_compute_rolled(not_in_run, failed, status):
+    assert decide.roll_status(not_in_run, failed) == status
+
+
+def test_roll_status_refuses_what_is_not_a_list():
+    with pytest.raises(decide.UpgradeDecisionError):
+        decide.roll_status(None, [])
