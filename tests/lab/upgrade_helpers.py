@@ -571,20 +571,7 @@ def connect(clouds_yaml: Path):
 def boot_one_per_compute(conn, hosts, prefix: str, timeout: float = 180.0) -> dict:
     """One server per compute, forced with availability zone nova:<host>; waits for ACTIVE on that host.
     -> {server id: host}."""
-    image = conn.image.find_image("cirros-lab", ignore_missing=True)
-    flavor = conn.compute.find_flavor("m1.lab", ignore_missing=True)
-    if image is None or flavor is None:
-        pytest.fail("the lab has no image cirros-lab or flavor m1.lab: was site.yml run to the end?")
-    created = {}
-    for host in hosts:
-        srv = conn.compute.create_server(name=f"{prefix}-{host}", image_id=image.id, flavor_id=flavor.id,
-                                         networks="none", availability_zone=f"nova:{host}")
-        created[srv.id] = host
-    for sid, host in created.items():
-        wait_server(conn, sid, "ACTIVE", timeout)
-        srv = conn.compute.get_server(sid)
-        assert srv.compute_host == host, f"server {srv.name} landed on {srv.compute_host}, not {host}"
-    return created
+    return boot_servers(conn, [(f"{prefix}-{host}", host, None) for host in hosts], timeout)
 
 
 def boot_servers(conn, placements, timeout: float = 180.0) -> dict:
