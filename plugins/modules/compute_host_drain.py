@@ -225,6 +225,7 @@ summary:
 """
 
 import time
+from urllib.parse import quote
 
 from ansible_collections.openstack.cloud.plugins.module_utils.openstack import OpenStackModule
 from ansible_collections.rolling.openstack.plugins.module_utils import _host_maintenance as hm
@@ -308,7 +309,7 @@ class ComputeHostDrainModule(OpenStackModule):
     def _servers_on(self, host):
         out, marker = [], None
         for _page in range(1000):  # bounded: 1000 pages of 1000
-            url = '/servers/detail?all_tenants=1&host=%s&limit=1000' % host
+            url = '/servers/detail?all_tenants=1&host=%s&limit=1000' % quote(host, safe='')
             if marker:
                 url += '&marker=%s' % marker
             page = self._get(url).get('servers') or []
@@ -331,7 +332,7 @@ class ComputeHostDrainModule(OpenStackModule):
 
     def _unconfirmed_from(self, host):
         """Cold migrations away from host that wait for their confirm (status finished)."""
-        doc = self._get('/os-migrations?source_compute=%s&status=finished&migration_type=migration' % host)
+        doc = self._get('/os-migrations?source_compute=%s&status=finished&migration_type=migration' % quote(host, safe=''))
         return [m for m in doc.get('migrations') or [] if m.get('source_compute') == host]
 
     def _nova_reason(self, sid, fault=None):
