@@ -648,4 +648,3 @@ def roll_status(not_in_run, failed):
         raise UpgradeDecisionError('roll_status needs two lists (computes not in the run, computes failed), got %r and %r'
                                    % (not_in_run, failed))
     return 'done' if not not_in_run and not failed else 'incomplete'
-
