@@ -70,9 +70,9 @@ def main() -> int:
         argv = [str(uh.VENV / "bin" / "ansible-playbook"), "-i", str(LAB_STATE / "inventory.yml"),
                 str(REPO / "playbooks" / "compute_drain.yml"), "-e", json.dumps({
                     "compute_drain_host": args.host, "compute_drain_concurrency": c,
-                    "compute_drain_live_concurrency": c, "compute_drain_cloud": "lab",
-                    "compute_drain_clouds_yaml": str(LAB_STATE / "clouds.yaml"),
-                    "compute_drain_report_dir": str(reports / f"c{c}")})]
+                    "compute_drain_live_concurrency": c, "compute_host_cloud": "lab",
+                    "compute_host_clouds_yaml": str(LAB_STATE / "clouds.yaml"),
+                    "compute_host_report_dir": str(reports / f"c{c}")})]
         t0 = time.monotonic()
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, cwd=REPO)  # noqa: S603
         wall = time.monotonic() - t0

@@ -194,12 +194,16 @@ lab_hosts_stop() {
     sleep 0.2
   done
   [[ -z $left ]] || lab_log "did not halt within ${LAB_STOP_TIMEOUT}s, killing:$left"
-  for h in "$@"; do
-    lab_cgroup_remove "$h"
-    lab_umount "$(lab_host_dir "$h")/merged"
-    lab_net_host_down "$h"
-    rm -f "$(lab_host_dir "$h")"/{launcher,nspawn}.pid
-  done
+  for h in "$@"; do lab_host_cleanup "$h"; done
+}
+
+# lab_host_cleanup <h>: kill what is left in the host's cgroups and remove them, its overlay mount,
+# veth, netns and pid files. Keeps its state directory. Safe on a host that does not exist.
+lab_host_cleanup() {
+  lab_cgroup_remove "$1"
+  lab_umount "$(lab_host_dir "$1")/merged"
+  lab_net_host_down "$1"
+  rm -f "$(lab_host_dir "$1")"/{launcher,nspawn}.pid
 }
 
 # lab_umount <dir>: unmount if mounted; bounded retries, lazy unmount as the last resort.
@@ -235,6 +239,106 @@ lab_wait_ssh() {
     esac
   done
   [[ -z $failed ]] || lab_die "no SSH / boot within ${LAB_BOOT_TIMEOUT}s:$failed (see $LAB_STATE/hosts/<host>/console.log)"
+}
+
+# ---------------------------------------------------------------- one host: fence, power on
+# An operator's out-of-band power switch (IPMI/Redfish) for one host: `lab/bin/lab kill|start|power`.
+
+# lab_host_on <h>: anything of the host runs (its launcher, or any process in its cgroups).
+lab_host_on() { lab_host_running "$1" || [[ -n $(lab_cgroup_procs "$1") ]]; }
+
+# lab_host_power <h>: print on or off; return 0 when on, 3 when off (for a fence hook to verify).
+lab_host_power() {
+  lab_host_octet "$1" >/dev/null
+  if lab_host_on "$1"; then echo on; else
+    echo off
+    return 3
+  fi
+}
+
+# lab_net_link_down <h>: the host's veth exists and is set down (its network is cut).
+lab_net_link_down() {
+  local flags
+  flags=$(cat "/sys/class/net/rlv-$1/flags" 2>/dev/null) && ((!(flags & 1))) # IFF_UP
+}
+
+# lab_elapsed <start>: seconds since <start> (an $EPOCHREALTIME), two decimals.
+lab_elapsed() { awk -v s="$1" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.2f", e - s }'; }
+
+# lab_host_kill <h>: fence a host like a power switch. In this order: set its veth down on the bridge
+# (nothing reaches it any more), SIGKILL its launcher (so it boots nothing again), SIGKILL every
+# process in its cgroups until none is left (bounded: LAB_STOP_TIMEOUT s; kill -9 on nspawn alone
+# leaves the container running), then remove its cgroups, overlay mount, veth and netns. Its state
+# directory (the overlay upper layer: its disk) is kept: lab_host_power_on boots it again. Refuses
+# infra (the whole cloud depends on it). A host already off: leftovers cleaned, says so, succeeds.
+lab_host_kill() {
+  local h=$1 t0 pids n c f deadline cut off
+  t0=$EPOCHREALTIME
+  lab_host_octet "$h" >/dev/null
+  [[ $h != infra ]] ||
+    lab_die "refusing to kill infra: the database, RabbitMQ and haproxy of the whole cloud run there"
+  [[ " $(lab_host_names | tr '\n' ' ') " == *" $h "* || " $(lab_state_hosts | tr '\n' ' ') " == *" $h "* ]] ||
+    lab_die "$h is not a host of this lab (LAB_CONTROLLERS=$LAB_CONTROLLERS LAB_COMPUTES=$LAB_COMPUTES, nothing in $(lab_host_dir "$h"))"
+  if ! lab_host_on "$h"; then
+    lab_host_cleanup "$h" # leftovers of a host that crashed or halted by itself, if any
+    lab_log "$h is already off"
+    return 0
+  fi
+  cut="link rlv-$h was already gone"
+  if ip link show "rlv-$h" >/dev/null 2>&1; then
+    ip link set "rlv-$h" down
+    cut="link rlv-$h down after $(lab_elapsed "$t0") s"
+  fi
+  n=$(lab_cgroup_procs "$h" | sort -u | wc -l)
+  if lab_host_running "$h"; then kill -KILL "$(lab_host_launcher_pid "$h")" 2>/dev/null || true; fi
+  deadline=$((EPOCHSECONDS + LAB_STOP_TIMEOUT))
+  while pids=$(lab_cgroup_procs "$h" | sort -u) && [[ -n $pids ]]; do
+    ((EPOCHSECONDS < deadline)) ||
+      lab_die "$h: processes left ${LAB_STOP_TIMEOUT}s after SIGKILL: $(tr '\n' ' ' <<<"$pids")(its link stays down)"
+    for c in "${LAB_CGROUP_HIERARCHIES[@]}"; do # cgroup.kill: the whole subtree at once, forks too
+      f=/sys/fs/cgroup/$c/$LAB_CGROUP_NAME/$h/cgroup.kill
+      if [[ -w $f ]]; then { echo 1 >"$f"; } 2>/dev/null || true; fi
+    done
+    # shellcheck disable=SC2086 # pids is a whitespace-separated list on purpose
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.05
+  done
+  off=$(lab_elapsed "$t0")
+  lab_host_cleanup "$h"
+  if [[ -d $(lab_host_dir "$h") ]]; then
+    echo "[lab kill] $(date -u +%FT%TZ) $h killed: link down, SIGKILL to every process" >>"$(lab_host_dir "$h")/console.log"
+  fi
+  lab_log "$h is off: $cut, $n processes killed, off after $off s, cleaned up after $(lab_elapsed "$t0") s; its disk is kept ($(lab_host_dir "$h")/upper)"
+}
+
+# lab_host_power_on <h>: boot a host that is off (overlay, netns, launcher: lab_host_start) on its
+# kept disk and wait for SSH and the end of systemd's boot (LAB_BOOT_TIMEOUT s); systemd starts the
+# units that are enabled in it. A running host is left alone. Needs the lab up (bridge, state).
+lab_host_power_on() {
+  local h=$1 dir LAB_HOSTS_ROOTFS_KEY
+  dir=$(lab_host_dir "$h")
+  lab_host_octet "$h" >/dev/null
+  [[ " $(lab_host_names | tr '\n' ' ') " == *" $h "* ]] ||
+    lab_die "$h is not in the topology (LAB_CONTROLLERS=$LAB_CONTROLLERS LAB_COMPUTES=$LAB_COMPUTES): use the settings the lab was brought up with"
+  if lab_host_running "$h"; then
+    if lab_net_link_down "$h"; then
+      lab_die "$h is running but its link rlv-$h is down (an interrupted kill?): 'lab/bin/lab kill $h' first"
+    fi
+    lab_log "$h is already running: left alone"
+    return 0
+  fi
+  [[ -s $dir/rootfs-key ]] || lab_die "$h has no disk ($dir): 'lab/bin/lab up' makes it"
+  ip link show "$LAB_BRIDGE" >/dev/null 2>&1 || lab_die "the lab is not up (no bridge $LAB_BRIDGE): 'lab/bin/lab up'"
+  LAB_HOSTS_ROOTFS_KEY=$(cat "$dir/rootfs-key")
+  [[ -e $LAB_CACHE/rootfs/$LAB_HOSTS_ROOTFS_KEY/$LAB_ROOTFS_MARKER ]] ||
+    lab_die "the rootfs of $h ($LAB_HOSTS_ROOTFS_KEY) is not in $LAB_CACHE/rootfs: 'lab/bin/lab down' then 'lab/bin/lab up'"
+  if [[ -n $(lab_cgroup_procs "$h") ]]; then # its launcher died but processes are left: as lab_hosts_up
+    lab_log "$h: processes left without a launcher; halting them first"
+    lab_hosts_stop "$h"
+  fi
+  lab_host_start "$h"
+  lab_wait_ssh "$h"
+  lab_log "$h is on"
 }
 
 # ---------------------------------------------------------------- inventory

@@ -169,10 +169,11 @@ def no_destination(services, source, target_host=None, aggregate=None, aggregate
 def judge(kind, before, server, migration, source):
     """Whether one server's move succeeded: (True, None) or (False, why).
 
-    kind: live, cold, confirm or evacuate. before: the server as it was (status, power_state). server: as it is
-    now (host, status, power_state, task_state). migration: its migration record (status) or None.
+    kind: live, cold, confirm or evacuate. before: the server as it was (status, power_state); for an evacuation,
+    the status and power state it must end with (evacuated_state). server: as it is now (host, status,
+    power_state, task_state). migration: its migration record (status) or None.
     Success is BOTH the migration record final-good AND the server on another host, no task pending, with the
-    status and power state it had (an evacuation's status and power state are judged by the caller's option).
+    status and power state of `before`.
     """
     good = FINAL_GOOD[kind]
     mstatus = (migration or {}).get('status')
@@ -183,14 +184,154 @@ def judge(kind, before, server, migration, source):
         problems.append('it is still on %s' % source)
     if server.get('task_state'):
         problems.append('task %s is still pending' % server['task_state'])
-    if kind != 'evacuate':
-        if server.get('status') != before.get('status'):
-            problems.append('its status is %s (was %s)' % (server.get('status'), before.get('status')))
-        if server.get('power_state') != before.get('power_state'):
-            problems.append('its power state is %s (was %s)' % (server.get('power_state'), before.get('power_state')))
+    verb = 'want' if kind == 'evacuate' else 'was'
+    if server.get('status') != before.get('status'):
+        problems.append('its status is %s (%s %s)' % (server.get('status'), verb, before.get('status')))
+    if server.get('power_state') != before.get('power_state'):
+        problems.append('its power state is %s (%s %s)' % (server.get('power_state'), verb, before.get('power_state')))
     if problems:
         return False, '; '.join(problems)
     return True, None
+
+
+# ---------------------------------------------------------------------------------------------------- evacuate
+
+# Statuses Nova evacuates (compute API: vm_state active, stopped, error; the API's ERROR is left to state_policy,
+# since such a server's guest is in an unknown state). Since Zed, evacuate ignores the task state.
+EVACUATE = ('ACTIVE', 'SHUTOFF')
+# task states of an evacuation in flight (a re-run follows it rather than issues it again)
+EVACUATE_TASKS = ('rebuilding', 'rebuild_block_device_mapping', 'rebuild_spawning')
+# Evacuation records the source's nova-compute has not cleaned up yet: it deletes the evacuated guests when it
+# starts again and then moves them to 'completed' (nova/compute/manager.py, _destroy_evacuated_instances). Nova
+# refuses forced_down=false while one is 'done'.
+EVACUATION_UNCLEANED = ('accepted', 'pre-migrating', 'done')
+# end_state -> the microversion of the evacuate call: from 2.68 `force` is refused (never sent anyway); up to 2.94
+# a server ends as it was; from 2.95 it ends stopped, and Nova needs every nova-compute at service version 62+.
+END_STATES = ('preserve', 'stopped')
+STOPPED = dict(status='SHUTOFF', power_state=4)
+
+
+def evacuate_microversion(end_state, api_max):
+    """The microversion of the evacuate call for end_state, given the API's maximum (a tuple), or None when the
+    API cannot give that end state."""
+    if end_state == 'stopped':
+        return '2.95' if api_max >= (2, 95) else None
+    return '2.94' if api_max >= (2, 94) else '%d.%d' % api_max if api_max >= (2, 68) else None
+
+
+def evacuated_state(before, end_state):
+    """The status and power state a server must have after its evacuation."""
+    if end_state == 'stopped':
+        return dict(STOPPED)
+    return dict(status=before.get('status'), power_state=before.get('power_state'))
+
+
+def plan_evacuation(server, policies):
+    """What an evacuation does with one server of the failed host: like plan_server, with the method evacuate."""
+    if not server.get('task_state') and server.get('status') in EVACUATE:
+        return dict(method='evacuate', blocker=False,
+                    why='evacuate (rebuilt on another host from its image%s)'
+                        % (', stays stopped' if server.get('status') == 'SHUTOFF' else ''))
+    key = 'task' if server.get('task_state') else _STATUS_KEY.get(server.get('status'), 'other')
+    policy = (policies or {}).get(key, 'skip')
+    state = 'task %s in flight' % server['task_state'] if key == 'task' else 'status %s' % server.get('status')
+    effect = ' (refused before anything is evacuated)' if policy == 'fail' else ' (left on the host and reported)'
+    return dict(method='skip', blocker=policy == 'fail', why='%s: state_policy %s=%s%s' % (state, key, policy, effect))
+
+
+def host_problems(service, fenced, check_mode):
+    """Why the host may not be evacuated now (empty when it may). service: its nova-compute (state, status,
+    forced_down, updated_at). Outside check mode the service must also be forced down and disabled already: the
+    caller forces it down, then disables it, in that order, before the evacuation (Nova's rule)."""
+    problems = []
+    host = service.get('host')
+    if not fenced:
+        problems.append('%s is not fenced: evacuate only a host that is powered off or cut off, or its servers run '
+                        'twice. Give a fencing hook (compute_evacuate_fence_tasks, e.g. an IPMI or Redfish power-off '
+                        'that reports the host off), or set fenced=true once you have fenced it yourself.' % host)
+    if service.get('state') == 'up' and not service.get('forced_down'):
+        problems.append('the nova-compute of %s is up (last report %s): a live host is drained, not evacuated '
+                        '(rolling.openstack.compute_drain). If it has just failed, wait until Nova reports it down '
+                        '(service_down_time, 60 s by default) and run again.' % (host, service.get('updated_at')))
+    elif not check_mode and not problems:
+        if not service.get('forced_down'):
+            problems.append('the nova-compute of %s is not forced down: force it down first, then disable it '
+                            '(rolling.openstack.compute_service forced_down=true status=disabled).' % host)
+        elif service.get('status') != 'disabled':
+            problems.append('the nova-compute of %s is enabled: disable it after forcing it down '
+                            '(rolling.openstack.compute_service status=disabled).' % host)
+    return problems
+
+
+def down_share_problem(services, host, max_share, aggregate=None, aggregate_hosts=None):
+    """The refusal when more than max_share of the nova-compute hosts (of the aggregate when given) are down or
+    forced down, the host itself counted: that points at a network partition or a control plane fault, not at one
+    failed host. None when within the share (max_share 1 never refuses)."""
+    computes = [s for s in services if s.get('binary') == 'nova-compute'
+                and (aggregate_hosts is None or s.get('host') in aggregate_hosts)]
+    if not computes or max_share >= 1:
+        return None
+    down = sorted(s['host'] for s in computes if s.get('state') != 'up' or s.get('forced_down'))
+    if host not in down and (aggregate_hosts is None or host in aggregate_hosts):
+        down = sorted(down + [host])
+    share = len(down) / float(len(computes))
+    if share <= max_share:
+        return None
+    where = 'of aggregate %s' % aggregate if aggregate is not None else 'of the cloud'
+    return ('%d of the %d nova-compute hosts %s are down or forced down (%s: %.0f %% > max_down_share %.0f %%): '
+            'that looks like a network partition or a control plane fault, not a failed host. Find the cause first; '
+            'raise max_down_share only when these hosts really are down.'
+            % (len(down), len(computes), where, ', '.join(down), 100 * share, 100 * max_share))
+
+
+RESOURCES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
+
+
+def flavor_need(flavor):
+    """The placement resources one server of `flavor` takes (root and ephemeral disk counted; a boot-from-volume
+    server is counted with its flavor's disk too, which errs on the safe side)."""
+    flavor = flavor or {}
+    return dict(VCPU=flavor.get('vcpus') or 0, MEMORY_MB=flavor.get('ram') or 0,
+                DISK_GB=(flavor.get('disk') or 0) + (flavor.get('ephemeral') or 0))
+
+
+def free_room(inventories, usages):
+    """What a resource provider can still take, per resource class: (total - reserved) x ratio - used, and its
+    max_unit. inventories/usages: placement's documents."""
+    free = {}
+    for rc in RESOURCES:
+        inv = inventories.get(rc)
+        if not inv:
+            free[rc] = dict(free=0, max_unit=0)
+            continue
+        total = int((inv.get('total', 0) - inv.get('reserved', 0)) * inv.get('allocation_ratio', 1.0))
+        free[rc] = dict(free=total - usages.get(rc, 0), max_unit=inv.get('max_unit', total))
+    return free
+
+
+def room_problem(source, needs, room):
+    """The refusal when the destinations have no room for the servers (None when they have).
+
+    needs: the flavor_need of each server to evacuate. room: {destination host: free_room}. Refuses when, per
+    resource class, the sum of the needs exceeds the sum of what the destinations can take, or when the largest
+    server fits on no destination."""
+    if not needs:
+        return None
+    problems = []
+    for rc in RESOURCES:
+        want = sum(n[rc] for n in needs)
+        have = sum(max(r[rc]['free'], 0) for r in room.values())
+        if want > have:
+            problems.append('%s: the servers need %d, the destinations can take %d' % (rc, want, have))
+    for need in needs:
+        if not any(all(need[rc] <= min(r[rc]['free'], r[rc]['max_unit']) for rc in RESOURCES) for r in room.values()):
+            problems.append('a server of %s' % ', '.join('%s %d' % (rc, need[rc]) for rc in RESOURCES)
+                            + ' fits on no destination')
+            break
+    if not problems:
+        return None
+    return ('the destinations (%s) have no room for the servers of %s: %s. Free or add capacity, or choose another '
+            'target; nothing was evacuated.' % (', '.join(sorted(room)) or 'none', source, '; '.join(problems)))
 
 
 def migration_over(kind, migration):

@@ -225,39 +225,13 @@ summary:
 """
 
 import time
-from urllib.parse import quote
 
-from ansible_collections.openstack.cloud.plugins.module_utils.openstack import OpenStackModule
 from ansible_collections.rolling.openstack.plugins.module_utils import _host_maintenance as hm
+from ansible_collections.rolling.openstack.plugins.module_utils import _compute_host as ch
 from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import scrub
 
-MV = '2.84'
 
-
-def _error_text(resp):
-    try:
-        doc = resp.json()
-    except ValueError:
-        return 'HTTP %s' % resp.status_code
-    if isinstance(doc, dict) and len(doc) == 1:
-        inner = list(doc.values())[0]
-        if isinstance(inner, dict) and inner.get('message'):
-            return 'HTTP %s: %s' % (resp.status_code, inner['message'])
-    return 'HTTP %s' % resp.status_code
-
-
-def _server_view(doc):
-    """The fields of a server the drain reads (never user_data, metadata or addresses)."""
-    flavor = doc.get('flavor') or {}
-    return dict(id=doc.get('id'), name=doc.get('name'), status=doc.get('status'),
-                host=doc.get('OS-EXT-SRV-ATTR:host'), task_state=doc.get('OS-EXT-STS:task_state'),
-                power_state=doc.get('OS-EXT-STS:power_state'),
-                flavor=dict(name=flavor.get('original_name'), ram=flavor.get('ram'), disk=flavor.get('disk'),
-                            ephemeral=flavor.get('ephemeral'), vcpus=flavor.get('vcpus')),
-                fault=(doc.get('fault') or {}).get('message'))
-
-
-class ComputeHostDrainModule(OpenStackModule):
+class ComputeHostDrainModule(ch.ComputeHostModule):
     argument_spec = dict(
         host=dict(required=True),
         target_host=dict(),
@@ -277,127 +251,23 @@ class ComputeHostDrainModule(OpenStackModule):
         mutually_exclusive=[('target_host', 'target_aggregate')],
     )
 
-    # ------------------------------------------------------------------------------------------ API
-
-    def _api(self, method, url, body=None, ok=(200, 202, 204)):
-        """One Compute API call at MV: (document or {}, None) or (None, error text)."""
-        kwargs = dict(microversion=MV, raise_exc=False)
-        if method == 'post':
-            kwargs['json'] = body
-        resp = getattr(self.conn.compute, method)(url, **kwargs)
-        if resp.status_code not in ok:
-            return None, _error_text(resp)
-        if not resp.content:
-            return {}, None
-        try:
-            return resp.json(), None
-        except ValueError:
-            return {}, None
-
-    def _get(self, url):
-        doc, err = self._api('get', url)
-        if err:
-            self.fail_json(msg=scrub('GET %s failed: %s' % (url.split('?')[0], err)))
-        return doc
-
-    def _services(self):
-        doc = self._get('/os-services?binary=nova-compute')
-        return [dict(host=s.get('host'), binary=s.get('binary'), status=s.get('status'), state=s.get('state'),
-                     forced_down=bool(s.get('forced_down')), disabled_reason=s.get('disabled_reason'))
-                for s in doc.get('services') or []]
-
-    def _servers_on(self, host):
-        out, marker = [], None
-        for _page in range(1000):  # bounded: 1000 pages of 1000
-            url = '/servers/detail?all_tenants=1&host=%s&limit=1000' % quote(host, safe='')
-            if marker:
-                url += '&marker=%s' % marker
-            page = self._get(url).get('servers') or []
-            out.extend(_server_view(s) for s in page)
-            if len(page) < 1000:
-                break
-            marker = page[-1]['id']
-        # the host filter is an exact match in Nova; checked again here all the same
-        return [s for s in out if s['host'] == host]
-
-    def _server(self, sid):
-        doc, err = self._api('get', '/servers/%s' % sid, ok=(200,))
-        if err:
-            return None
-        return _server_view(doc.get('server') or {})
-
-    def _migrations(self, sid):
-        doc = self._get('/os-migrations?instance_uuid=%s' % sid)
-        return doc.get('migrations') or []
-
     def _unconfirmed_from(self, host):
         """Cold migrations away from host that wait for their confirm (status finished)."""
-        doc = self._get('/os-migrations?source_compute=%s&status=finished&migration_type=migration' % quote(host, safe=''))
-        return [m for m in doc.get('migrations') or [] if m.get('source_compute') == host]
-
-    def _nova_reason(self, sid, fault=None):
-        """Nova's reason for a failed move: the server's fault, or the failed event of its newest instance action."""
-        doc, err = self._api('get', '/servers/%s/os-instance-actions' % sid, ok=(200,))
-        if not err:
-            actions = sorted(doc.get('instanceActions') or [], key=lambda a: a.get('start_time') or '', reverse=True)
-            for action in actions[:3]:
-                detail, err = self._api('get', '/servers/%s/os-instance-actions/%s' % (sid, action.get('request_id')),
-                                        ok=(200,))
-                if err:
-                    continue
-                for event in (detail.get('instanceAction') or {}).get('events') or []:
-                    if event.get('result') == 'Error':
-                        text = event.get('details') or ((event.get('traceback') or '').strip().splitlines() or [''])[-1]
-                        if text:
-                            return '%s (%s, event %s)' % (text, action.get('action'), event.get('event'))
-        return fault
-
-    def _aggregate_hosts(self, name):
-        doc = self._get('/os-aggregates')
-        aggs = doc.get('aggregates') or []
-        found = [a for a in aggs if a.get('name') == name or str(a.get('id')) == name or a.get('uuid') == name]
-        if not found:
-            self.fail_json(msg='target_aggregate=%s: no host aggregate has that name or id (aggregates: %s). Give one of '
-                               'them, or leave target_aggregate out.' % (name, ', '.join(sorted(
-                                   a.get('name') or str(a.get('id')) for a in aggs)) or 'none'))
-        return set(found[0].get('hosts') or [])
+        return self._migrations_from(host, 'migration', 'finished')
 
     # ------------------------------------------------------------------------------------------ checks
 
     def _check_params(self):
-        p = self.params
-        problems = []
-        for key in ('concurrency', 'live_concurrency'):
-            if p[key] < 1:
-                problems.append('%s=%d: at least one move must be allowed at a time; use 1 or more.' % (key, p[key]))
-        for key in ('server_timeout', 'timeout'):
-            if p[key] < 1:
-                problems.append('%s=%d: use a number of seconds, 1 or more.' % (key, p[key]))
-        if p['server_timeout_per_gib'] < 0:
-            problems.append('server_timeout_per_gib=%d: use 0 or more seconds.' % p['server_timeout_per_gib'])
-        if p['poll_interval'] <= 0:
-            problems.append('poll_interval=%s: use a number of seconds above 0.' % p['poll_interval'])
-        problems.extend(hm.check_policies(p['state_policy']))
+        problems = ch.check_common(self.params, keys_ge1=('concurrency', 'live_concurrency'))
         if problems:
             self.fail_json(msg='Bad input, nothing was changed: ' + ' '.join(problems), blockers=problems)
-
-    def _check_api(self):
-        doc, err = self._api('get', '/', ok=(200,))
-        version = ((doc or {}).get('version') or {}).get('version') or ''
-        try:
-            have = tuple(int(x) for x in version.split('.'))
-        except ValueError:
-            have = ()
-        if err or have < tuple(int(x) for x in MV.split('.')):
-            self.fail_json(msg='The Compute API answers microversion %s at most; the drain needs %s (Nova 2023.1 or '
-                               'newer). Nothing was changed.' % (version or '(unknown: %s)' % err, MV))
 
     # ------------------------------------------------------------------------------------------ run
 
     def run(self):
         p = self.params
         self._check_params()
-        self._check_api()
+        self._check_api(what='the drain')
         started = time.monotonic()
         services = self._services()
         service, problem = hm.resolve_host(p['host'], services)
@@ -431,20 +301,10 @@ class ComputeHostDrainModule(OpenStackModule):
                                **result)
             self.exit_json(**result)
         self._drain(source, rows, dests, aggregate_hosts is not None, started)
-        remaining = self._servers_on(source)
-        left = [dict(id=s['id'], name=s['name'], status=s['status'],
-                     error=next((r.get('error') for r in rows if r['id'] == s['id'] and r.get('error')), None)
-                     or next((r.get('why') for r in rows if r['id'] == s['id']), None))
-                for s in remaining]
+        left = self._remaining(source, rows)
         self.exit_json(changed=any(r['status'] in ('moved', 'failed', 'timeout') or r.get('migration') for r in rows),
                        servers=kept + rows, left=left, blockers=[], destinations=dests,
                        summary=self._summary(kept + rows, started))
-
-    def _row(self, server, source, plan):
-        return dict(id=server['id'], name=server['name'], method=plan['method'], why=plan['why'],
-                    status='planned' if plan['method'] != 'skip' else 'skipped', seconds=None, error=None,
-                    migration=None, to=None, before=dict(status=server['status'], power_state=server['power_state']),
-                    flavor=server['flavor'], **{'from': source})
 
     def _stock(self, source):
         """Every server of the host with its plan, the cold migrations away from it that wait for a confirm, and
@@ -452,7 +312,7 @@ class ComputeHostDrainModule(OpenStackModule):
         rows, blockers = [], []
         for server in sorted(self._servers_on(source), key=lambda s: (s['name'] or '', s['id'])):
             plan = hm.plan_server(server, self.params['state_policy'])
-            row = self._row(server, source, plan)
+            row = ch.row(server, source, plan)
             if plan['method'] == 'skip':
                 adopted = self._adoptable(server['id'], source) if server.get('task_state') in hm.MOVE_TASKS else None
                 if adopted and hm.status_before_move(server['power_state']):
@@ -472,7 +332,7 @@ class ComputeHostDrainModule(OpenStackModule):
             server = self._server(sid)
             if server is None:
                 continue
-            row = self._row(server, source, dict(method='confirm', why='a cold migration to %s waits for its confirm '
+            row = ch.row(server, source, dict(method='confirm', why='a cold migration to %s waits for its confirm '
                                                  '(an interrupted earlier drain?): confirm it' % mig.get('dest_compute')))
             row.update(migration=mig.get('id'), before=dict(
                 status=hm.status_before_move(server['power_state']) or server['status'],
@@ -486,30 +346,6 @@ class ComputeHostDrainModule(OpenStackModule):
                 kind = 'live' if mig.get('migration_type') == 'live-migration' else 'cold'
                 return kind, mig.get('id')
         return None
-
-    def _earlier(self, rows):
-        """Rows of O(previous) that moved, for servers that still exist and are no longer on the host, as they were."""
-        here = set(r['id'] for r in rows)
-        kept = []
-        for row in (self.params['previous'] or [])[:10000]:
-            if not isinstance(row, dict) or row.get('id') in here or row.get('status') != 'moved':
-                continue
-            now = self._server(row['id'])
-            if now is None or now['host'] == row.get('from'):
-                continue  # deleted since, or back on the host: not a row of this drain
-            kept.append(dict(row, earlier=True))
-        return kept
-
-    def _left(self, rows):
-        return [dict(id=r['id'], name=r['name'], status=r['before']['status'], error=r.get('error') or r['why'])
-                for r in rows if r['method'] == 'skip']
-
-    def _summary(self, rows, started):
-        counts = {}
-        for r in rows:
-            counts[r['status']] = counts.get(r['status'], 0) + 1
-        counts['seconds'] = round(time.monotonic() - started, 1)
-        return counts
 
     # ------------------------------------------------------------------------------------------ the moves
 
@@ -638,16 +474,6 @@ class ComputeHostDrainModule(OpenStackModule):
         self._end(row, False, 'timed out after %d s with its migration record %s; %s (on_timeout=%s)' % (
             round(time.monotonic() - row['t0']), (mig or {}).get('status') or 'not yet created', said, action))
         row['status'] = 'timeout'
-        return False
-
-    def _end(self, row, good, error, server=None):
-        # Nova's messages go into the task result, the report and AWX's database: the one scrubber first
-        row.update(status='moved' if good else 'failed', error=scrub(error),
-                   seconds=round(time.monotonic() - row.get('t0', time.monotonic()), 1))
-        if server and server.get('host') and server.get('host') != row['from']:
-            row['to'] = server['host']
-        for key in ('t0', 'deadline', 'known', 'confirmed'):
-            row.pop(key, None)
         return False
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: compute_service
-short_description: Enable or disable a Nova service, and wait for the builds on its host
+short_description: Enable or disable a Nova service, force it down or up, and wait for the builds on its host
 version_added: 0.1.0
 author: rolling.openstack contributors (@rolling-openstack)
 description:
@@ -23,6 +23,11 @@ description:
     C(BUILD)), so that a build the scheduler sent to the host just before it was disabled finishes before the
     restart. Builds still running at the timeout are returned in RV(builds) with a warning; the module does not
     fail for them.
+  - With O(forced_down), sets or unsets the service's C(forced_down) flag, the way C(openstack compute service set
+    --down) does. Forcing down a fenced host's nova-compute lets Nova evacuate it without waiting for its heartbeat to
+    age out. When both are given, the order is Nova's rule: forcing down comes before disabling, and unsetting
+    C(forced_down) comes before enabling. Nova refuses to unset it while evacuation records from the host are
+    C(done) (the restarted nova-compute has not cleaned up yet); the error says so.
   - Host and binary names are matched exactly. Fails, naming the host and binary, when no such service exists.
 options:
   host:
@@ -38,9 +43,14 @@ options:
   status:
     description:
       - C(disabled) takes the service out of scheduling; C(enabled) puts it back.
+      - One of O(status) and O(forced_down) is required.
     type: str
     choices: [enabled, disabled]
-    required: true
+  forced_down:
+    description:
+      - C(true) marks the service down whatever its heartbeat says (only for a host that is fenced, or whose
+        nova-compute is stopped); C(false) unsets it. Not given, the flag is left as it is.
+    type: bool
   disabled_reason:
     description:
       - Why the service is disabled, shown by C(openstack compute service list --long). Only used with
@@ -65,7 +75,7 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The service's C(status) and C(disabled_reason) before and after.
+      - The service's C(status), C(disabled_reason) and C(forced_down) before and after.
   idempotent:
     support: full
 notes:
@@ -90,6 +100,14 @@ EXAMPLES = r"""
     cloud: prod
     host: cmp1
     status: enabled
+
+- name: Force the fenced host cmp2 down, then disable it
+  rolling.openstack.compute_service:
+    cloud: prod
+    host: cmp2
+    forced_down: true
+    status: disabled
+    disabled_reason: "rolling.openstack evacuate 2026-12-07T10:00:00Z"
 """
 
 RETURN = r"""
@@ -110,12 +128,13 @@ compute_service:
     disabled_reason: "nova upgrade: nova-compute restarting"
     updated_at: "2026-11-22T10:15:02.000000"
 previous:
-  description: The service's C(status) and C(disabled_reason) before this task.
+  description: The service's C(status), C(disabled_reason) and C(forced_down) before this task.
   returned: always
   type: dict
   sample:
     status: enabled
     disabled_reason: null
+    forced_down: false
 builds:
   description:
     - With O(builds_timeout), the servers on the host still in C(BUILD) when the wait ended (empty when every build
@@ -140,7 +159,9 @@ _POLL_SECONDS = 2
 
 
 def _wanted(current, status, reason):
-    """The (status, disabled_reason) the service must end with, from its current values."""
+    """The (status, disabled_reason) the service must end with, from its current values (status None: as it is)."""
+    if status is None:
+        return current['status'], current['disabled_reason']
     if status == 'enabled':
         return 'enabled', None
     return 'disabled', reason if reason is not None else current['disabled_reason']
@@ -158,13 +179,15 @@ class ComputeServiceModule(OpenStackModule):
     argument_spec = dict(
         host=dict(required=True),
         binary=dict(default='nova-compute'),
-        status=dict(required=True, choices=['enabled', 'disabled']),
+        status=dict(choices=['enabled', 'disabled']),
+        forced_down=dict(type='bool'),
         disabled_reason=dict(),
         builds_timeout=dict(type='int', default=0),
     )
 
     module_kwargs = dict(
         supports_check_mode=True,
+        required_one_of=[('status', 'forced_down')],
     )
 
     def _find(self):
@@ -179,6 +202,16 @@ class ComputeServiceModule(OpenStackModule):
             self.fail_json(msg='%d %s services are recorded for host %s: delete the stale ones first '
                                '(`openstack compute service delete`).' % (len(found), binary, host))
         return found[0]
+
+    def _set_forced_down(self, service, forced):
+        """Set or unset forced_down (at microversion 2.53+, by the service's id). Nova's refusal fails the task."""
+        try:
+            return self.conn.compute.update_service_forced_down(service, service.host, service.binary,
+                                                                forced=forced) or service
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            self.fail_json(msg='Nova refused to %s the %s of %s: %s' % (
+                'force down' if forced else 'unset forced_down of', service.binary, service.host, exc),
+                previous=service_to_dict(service))
 
     def _wait_for_builds(self):
         deadline = time.monotonic() + self.params['builds_timeout']
@@ -195,18 +228,29 @@ class ComputeServiceModule(OpenStackModule):
                                % self.params['builds_timeout'])
         service = self._find()
         current = service_to_dict(service)
-        previous = dict(status=current['status'], disabled_reason=current['disabled_reason'])
+        previous = dict(status=current['status'], disabled_reason=current['disabled_reason'],
+                        forced_down=current['forced_down'])
         status, reason = _wanted(current, self.params['status'], self.params['disabled_reason'])
-        changed = current['status'] != status or (status == 'disabled' and current['disabled_reason'] != reason)
-        after = dict(current, status=status, disabled_reason=reason)
+        forced = self.params['forced_down']
+        change_status = current['status'] != status or (status == 'disabled' and current['disabled_reason'] != reason)
+        change_forced = forced is not None and current['forced_down'] != forced
+        after = dict(current, status=status, disabled_reason=reason,
+                     forced_down=current['forced_down'] if forced is None else forced)
 
-        if changed and not self.ansible.check_mode:
-            if status == 'disabled':
-                service = self.conn.compute.disable_service(service, host=service.host, binary=service.binary,
-                                                            disabled_reason=reason)
-            else:
-                service = self.conn.compute.enable_service(service, host=service.host, binary=service.binary)
-            after = service_to_dict(service) if service is not None else after
+        if not self.ansible.check_mode:
+            # Nova's order: force down before disabling; unset forced_down before enabling
+            if change_forced:
+                service = self._set_forced_down(service, forced)
+            if change_status:
+                if status == 'disabled':
+                    service = self.conn.compute.disable_service(service, host=service.host, binary=service.binary,
+                                                                disabled_reason=reason) or service
+                else:
+                    service = self.conn.compute.enable_service(service, host=service.host,
+                                                               binary=service.binary) or service
+            if change_status or change_forced:
+                after = service_to_dict(service)
+        changed = change_status or change_forced
 
         builds, waited = [], 0.0
         if status == 'disabled' and self.params['builds_timeout'] > 0 and not self.ansible.check_mode:
@@ -220,7 +264,8 @@ class ComputeServiceModule(OpenStackModule):
         result = dict(changed=changed, compute_service=after, previous=previous, builds=builds, builds_waited=waited)
         if self.ansible._diff:
             result['diff'] = dict(before=previous,
-                                  after=dict(status=after['status'], disabled_reason=after['disabled_reason']))
+                                  after=dict(status=after['status'], disabled_reason=after['disabled_reason'],
+                                             forced_down=after['forced_down']))
         self.exit_json(**result)
 
 

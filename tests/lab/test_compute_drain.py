@@ -100,8 +100,8 @@ def ctx(lab, artifacts, figures):
         _cleanup(conn, tag, group)
         raise
     figures(TEST, servers=len(servers), stopped=len(stopped), boot_s=round(time.monotonic() - t0, 1))
-    extra = {"compute_drain_cloud": "lab", "compute_drain_clouds_yaml": str(clouds_yaml),
-             "compute_drain_report_dir": str(REPORT_DIR)}
+    extra = {"compute_host_cloud": "lab", "compute_host_clouds_yaml": str(clouds_yaml),
+             "compute_host_report_dir": str(REPORT_DIR)}
     c = types.SimpleNamespace(lab=lab, conn=conn, work=work, servers=servers, names=names, group=group, tag=tag,
                               extra=extra, before=_where(conn, servers), runs={})
     yield c
@@ -136,10 +136,10 @@ BAD = [
     ("unknown_host", {"compute_drain_host": "cmp9"},
      ["compute_drain_host=cmp9 is not in the inventory group nova_compute", "cmp1, cmp2, cmp3"]),
     ("partial_name", {"compute_drain_host": "cmp"}, ["compute_drain_host=cmp is not in the inventory group"]),
-    ("partial_name_api", {"compute_drain_host": "cmp", "compute_drain_compute_group": "no_such_group"},
+    ("partial_name_api", {"compute_drain_host": "cmp", "compute_host_compute_group": "no_such_group"},
      ["host 'cmp' is not a compute host; it is only part of (or contains) cmp1, cmp2, cmp3",
       "Known compute hosts: cmp1, cmp2, cmp3"]),
-    ("not_a_compute", {"compute_drain_host": "ctl1", "compute_drain_compute_group": "no_such_group"},
+    ("not_a_compute", {"compute_drain_host": "ctl1", "compute_host_compute_group": "no_such_group"},
      ["host 'ctl1' is not a compute host", "Known compute hosts"]),
     ("concurrency_0", {"compute_drain_host": "cmp1", "compute_drain_concurrency": 0},
      ["concurrency=0", "use 1 or more"]),

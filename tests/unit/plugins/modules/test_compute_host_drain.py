@@ -13,6 +13,7 @@ from unittest import mock
 
 import pytest
 
+from ansible_collections.rolling.openstack.plugins.module_utils import _compute_host as compute_host
 from ansible_collections.rolling.openstack.plugins.modules import compute_host_drain
 
 
@@ -160,7 +161,9 @@ class Clock:
 
 @pytest.fixture
 def drain(run_module, monkeypatch):
-    monkeypatch.setattr(compute_host_drain, 'time', Clock())
+    clock = Clock()
+    monkeypatch.setattr(compute_host_drain, 'time', clock)
+    monkeypatch.setattr(compute_host, 'time', clock)
 
     def go(nova, check=False, **args):
         conn = mock.MagicMock()

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.filterwarnings('ignore::openstack.warnings.RemovedInSDK
 REASON = 'nova upgrade: nova-compute restarting'
 
 
-def api_service(host='cmp1', binary='nova-compute', status='enabled', reason=None, idx=1):
+def api_service(host='cmp1', binary='nova-compute', status='enabled', reason=None, idx=1, forced=False):
     return Service.existing(**{
         'id': '00000000-0000-4000-8000-%012d' % idx, 'binary': binary, 'host': host, 'zone': 'nova',
-        'status': status, 'state': 'up', 'forced_down': False, 'disabled_reason': reason,
+        'status': status, 'state': 'down' if forced else 'up', 'forced_down': forced, 'disabled_reason': reason,
         'updated_at': '2026-11-22T10:15:02.000000',
     })
 
@@ -36,11 +36,24 @@ def connection(services, builds=()):
     conn.compute.services.side_effect = lambda **q: iter(
         [s for s in services if all(getattr(s, k) == v for k, v in q.items())])
 
+    calls = []
+
     def disable(service, host=None, binary=None, disabled_reason=None):
-        return api_service(service.host, service.binary, 'disabled', disabled_reason)
+        calls.append('disable')
+        return api_service(service.host, service.binary, 'disabled', disabled_reason, forced=service.is_forced_down)
 
     def enable(service, host=None, binary=None):
-        return api_service(service.host, service.binary, 'enabled', None)
+        calls.append('enable')
+        return api_service(service.host, service.binary, 'enabled', None, forced=service.is_forced_down)
+
+    def forced_down(service, host=None, binary=None, forced=True):
+        calls.append('forced_down=%s' % forced)
+        if not forced and service.host == 'cmp9':
+            raise RuntimeError('Unable to force up host cmp9 as `done` evacuation migration records remain')
+        return api_service(service.host, service.binary, service.status, service.disabled_reason, forced=forced)
+
+    conn.calls = calls
+    conn.compute.update_service_forced_down.side_effect = forced_down
 
     conn.compute.disable_service.side_effect = disable
     conn.compute.enable_service.side_effect = enable
@@ -63,7 +76,7 @@ def test_disables_an_enabled_compute_with_the_reason(run_module):
     res = run_module(compute_service.main, {'host': 'cmp1', 'status': 'disabled', 'disabled_reason': REASON}, conn)
     assert not res.failed
     assert res.result['changed'] is True
-    assert res.result['previous'] == {'status': 'enabled', 'disabled_reason': None}
+    assert res.result['previous'] == {'status': 'enabled', 'disabled_reason': None, 'forced_down': False}
     assert res.result['compute_service']['status'] == 'disabled'
     assert res.result['compute_service']['disabled_reason'] == REASON
     conn.compute.disable_service.assert_called_once()
@@ -118,8 +131,8 @@ def test_diff_shows_status_and_reason(run_module):
     conn = connection([api_service()])
     res = run_module(compute_service.main, {'host': 'cmp1', 'status': 'disabled', 'disabled_reason': REASON,
                                             '_ansible_diff': True}, conn)
-    assert res.result['diff'] == {'before': {'status': 'enabled', 'disabled_reason': None},
-                                  'after': {'status': 'disabled', 'disabled_reason': REASON}}
+    assert res.result['diff'] == {'before': {'status': 'enabled', 'disabled_reason': None, 'forced_down': False},
+                                  'after': {'status': 'disabled', 'disabled_reason': REASON, 'forced_down': False}}
 
 
 def test_waits_until_the_builds_on_the_host_finished(run_module, monkeypatch):
@@ -168,3 +181,48 @@ def test_negative_timeout_is_refused(run_module):
     assert res.failed
     assert 'builds_timeout=-1' in res.result['msg']
     conn.compute.enable_service.assert_not_called()
+
+
+def test_forces_down_before_disabling(run_module):
+    conn = connection([api_service('cmp2', idx=2)])
+    res = run_module(compute_service.main, {'host': 'cmp2', 'status': 'disabled', 'forced_down': True,
+                                            'disabled_reason': REASON}, conn)
+    assert res.result['changed'] is True
+    assert conn.calls == ['forced_down=True', 'disable']
+    assert res.result['compute_service']['forced_down'] is True
+    assert res.result['compute_service']['status'] == 'disabled'
+    assert res.result['previous']['forced_down'] is False
+
+
+def test_unsets_forced_down_before_enabling(run_module):
+    conn = connection([api_service('cmp2', status='disabled', reason=REASON, idx=2, forced=True)])
+    res = run_module(compute_service.main, {'host': 'cmp2', 'status': 'enabled', 'forced_down': False}, conn)
+    assert res.result['changed'] is True
+    assert conn.calls == ['forced_down=False', 'enable']
+    assert res.result['compute_service']['forced_down'] is False
+
+
+def test_forced_down_alone_keeps_the_status_and_is_idempotent(run_module):
+    conn = connection([api_service('cmp2', idx=2, forced=True)])
+    res = run_module(compute_service.main, {'host': 'cmp2', 'forced_down': True}, conn)
+    assert res.result['changed'] is False and conn.calls == []
+
+
+def test_forced_down_in_check_mode_changes_nothing(run_module):
+    conn = connection([api_service('cmp2', idx=2)])
+    res = run_module(compute_service.main, {'host': 'cmp2', 'forced_down': True, '_ansible_check_mode': True}, conn)
+    assert res.result['changed'] is True and conn.calls == []
+    assert res.result['compute_service']['forced_down'] is True
+
+
+def test_nova_refusing_to_unset_forced_down_fails_with_its_reason(run_module):
+    conn = connection([api_service('cmp9', status='disabled', reason=REASON, idx=9, forced=True)])
+    res = run_module(compute_service.main, {'host': 'cmp9', 'status': 'enabled', 'forced_down': False}, conn)
+    assert res.failed and '`done` evacuation migration records remain' in res.result['msg']
+    assert conn.calls == ['forced_down=False']  # not enabled
+
+
+def test_status_or_forced_down_is_required(run_module):
+    conn = connection([api_service()])
+    res = run_module(compute_service.main, {'host': 'cmp1'}, conn)
+    assert res.failed and 'status' in res.result['msg'] and 'forced_down' in res.result['msg']

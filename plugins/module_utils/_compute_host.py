@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+
+# Copyright (c) rolling.openstack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The Compute API calls shared by the host maintenance modules (compute_host_drain, compute_host_evacuate,
+compute_host_restore): one base class over OpenStackModule, so that each module keeps only its own flow.
+
+Every read is made at MV (2.84: server fields of 2.47+, migrations by server, instance action event details, and
+service ids that are UUIDs), never at the newest microversion the SDK knows. What any call returns to the task
+result goes through the collection's one scrubber. Never reads user_data, metadata or addresses of a server.
+
+Private module_utils (``_`` prefix): not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+from ansible_collections.openstack.cloud.plugins.module_utils.openstack import OpenStackModule
+from ansible_collections.rolling.openstack.plugins.module_utils import _host_maintenance as hm
+from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import scrub
+
+MV = '2.84'
+
+
+def error_text(resp):
+    """Nova's message of a refused call (its fault body), or the HTTP status."""
+    try:
+        doc = resp.json()
+    except ValueError:
+        return 'HTTP %s' % resp.status_code
+    if isinstance(doc, dict) and len(doc) == 1:
+        inner = list(doc.values())[0]
+        if isinstance(inner, dict) and inner.get('message'):
+            return 'HTTP %s: %s' % (resp.status_code, inner['message'])
+    return 'HTTP %s' % resp.status_code
+
+
+def server_view(doc):
+    """The fields of a server the host modules read (never user_data, metadata or addresses)."""
+    flavor = doc.get('flavor') or {}
+    return dict(id=doc.get('id'), name=doc.get('name'), status=doc.get('status'),
+                host=doc.get('OS-EXT-SRV-ATTR:host'), task_state=doc.get('OS-EXT-STS:task_state'),
+                power_state=doc.get('OS-EXT-STS:power_state'),
+                flavor=dict(name=flavor.get('original_name'), ram=flavor.get('ram'), disk=flavor.get('disk'),
+                            ephemeral=flavor.get('ephemeral'), vcpus=flavor.get('vcpus')),
+                fault=(doc.get('fault') or {}).get('message'))
+
+
+def service_view(doc):
+    """The fields of a nova-compute service the host modules read."""
+    return dict(id=doc.get('id'), host=doc.get('host'), binary=doc.get('binary'), status=doc.get('status'),
+                state=doc.get('state'), forced_down=bool(doc.get('forced_down')),
+                disabled_reason=doc.get('disabled_reason'), updated_at=doc.get('updated_at'),
+                zone=doc.get('zone'))
+
+
+class ComputeHostModule(OpenStackModule):
+    """Base of the host maintenance modules: the API calls they share."""
+
+    # ------------------------------------------------------------------------------------------ API
+
+    def _api(self, method, url, body=None, ok=(200, 202, 204), microversion=MV):
+        """One Compute API call: (document or {}, None) or (None, error text)."""
+        kwargs = dict(microversion=microversion, raise_exc=False)
+        if method in ('post', 'put'):
+            kwargs['json'] = body
+        resp = getattr(self.conn.compute, method)(url, **kwargs)
+        if resp.status_code not in ok:
+            return None, error_text(resp)
+        if not resp.content:
+            return {}, None
+        try:
+            return resp.json(), None
+        except ValueError:
+            return {}, None
+
+    def _get(self, url):
+        doc, err = self._api('get', url)
+        if err:
+            self.fail_json(msg=scrub('GET %s failed: %s' % (url.split('?')[0], err)))
+        return doc
+
+    def _services(self):
+        doc = self._get('/os-services?binary=nova-compute')
+        return [service_view(s) for s in doc.get('services') or []]
+
+    def _servers_on(self, host):
+        out, marker = [], None
+        for _page in range(1000):  # bounded: 1000 pages of 1000
+            url = '/servers/detail?all_tenants=1&host=%s&limit=1000' % quote(host, safe='')
+            if marker:
+                url += '&marker=%s' % marker
+            page = self._get(url).get('servers') or []
+            out.extend(server_view(s) for s in page)
+            if len(page) < 1000:
+                break
+            marker = page[-1]['id']
+        # the host filter is an exact match in Nova; checked again here all the same
+        return [s for s in out if s['host'] == host]
+
+    def _server(self, sid):
+        doc, err = self._api('get', '/servers/%s' % sid, ok=(200,))
+        if err:
+            return None
+        return server_view(doc.get('server') or {})
+
+    def _migrations(self, sid):
+        doc = self._get('/os-migrations?instance_uuid=%s' % sid)
+        return doc.get('migrations') or []
+
+    def _migrations_from(self, host, migration_type, status=None):
+        """Migration records away from host of one type (and status), matched exactly."""
+        url = '/os-migrations?source_compute=%s&migration_type=%s' % (quote(host, safe=''), migration_type)
+        if status:
+            url += '&status=%s' % status
+        doc = self._get(url)
+        return [m for m in doc.get('migrations') or [] if m.get('source_compute') == host
+                and m.get('migration_type') == migration_type and (not status or m.get('status') == status)]
+
+    def _nova_reason(self, sid, fault=None):
+        """Nova's reason for a failed move: the server's fault, or the failed event of its newest instance action."""
+        doc, err = self._api('get', '/servers/%s/os-instance-actions' % sid, ok=(200,))
+        if not err:
+            actions = sorted(doc.get('instanceActions') or [], key=lambda a: a.get('start_time') or '', reverse=True)
+            for action in actions[:3]:
+                detail, err = self._api('get', '/servers/%s/os-instance-actions/%s' % (sid, action.get('request_id')),
+                                        ok=(200,))
+                if err:
+                    continue
+                for event in (detail.get('instanceAction') or {}).get('events') or []:
+                    if event.get('result') == 'Error':
+                        text = event.get('details') or ((event.get('traceback') or '').strip().splitlines() or [''])[-1]
+                        if text:
+                            return '%s (%s, event %s)' % (text, action.get('action'), event.get('event'))
+        return fault
+
+    def _aggregate_hosts(self, name, option='target_aggregate'):
+        doc = self._get('/os-aggregates')
+        aggs = doc.get('aggregates') or []
+        found = [a for a in aggs if a.get('name') == name or str(a.get('id')) == name or a.get('uuid') == name]
+        if not found:
+            self.fail_json(msg='%s=%s: no host aggregate has that name or id (aggregates: %s). Give one of them, or '
+                               'leave %s out. Nothing was changed.' % (option, name, ', '.join(sorted(
+                                   a.get('name') or str(a.get('id')) for a in aggs)) or 'none', option))
+        return set(found[0].get('hosts') or [])
+
+    def _check_api(self, need=MV, what='this module'):
+        """Refuse an API older than `need` (before any change). Returns the API's maximum microversion (a tuple)."""
+        doc, err = self._api('get', '/', ok=(200,))
+        version = ((doc or {}).get('version') or {}).get('version') or ''
+        try:
+            have = tuple(int(x) for x in version.split('.'))
+        except ValueError:
+            have = ()
+        if err or have < tuple(int(x) for x in need.split('.')):
+            self.fail_json(msg='The Compute API answers microversion %s at most; %s needs %s. Nothing was changed.'
+                               % (version or '(unknown: %s)' % err, what, need))
+        return have
+
+    # ------------------------------------------------------------------------------------------ rows
+
+    def _earlier(self, rows):
+        """Rows of O(previous) that moved, for servers that still exist and are no longer on the host, as they were."""
+        here = set(r['id'] for r in rows)
+        kept = []
+        for row in (self.params['previous'] or [])[:10000]:
+            if not isinstance(row, dict) or row.get('id') in here or row.get('status') != 'moved':
+                continue
+            now = self._server(row['id'])
+            if now is None or now['host'] == row.get('from'):
+                continue  # deleted since, or back on the host: not a row of this run
+            kept.append(dict(row, earlier=True))
+        return kept
+
+    @staticmethod
+    def _left(rows):
+        return [dict(id=r['id'], name=r['name'], status=r['before']['status'], error=r.get('error') or r['why'])
+                for r in rows if r['method'] == 'skip']
+
+    @staticmethod
+    def _summary(rows, started):
+        counts = {}
+        for r in rows:
+            counts[r['status']] = counts.get(r['status'], 0) + 1
+        counts['seconds'] = round(time.monotonic() - started, 1)
+        return counts
+
+    @staticmethod
+    def _end(row, good, error, server=None):
+        """Close one row: moved or failed, with Nova's message through the one scrubber (it goes into the task
+        result, the report and AWX's database)."""
+        row.update(status='moved' if good else 'failed', error=scrub(error),
+                   seconds=round(time.monotonic() - row.get('t0', time.monotonic()), 1))
+        if server and server.get('host') and server.get('host') != row['from']:
+            row['to'] = server['host']
+        for key in ('t0', 'deadline', 'known', 'confirmed'):
+            row.pop(key, None)
+        return False
+
+    def _remaining(self, source, rows):
+        """The servers still on the host, each with its row's error (or plan) as the reason."""
+        return [dict(id=s['id'], name=s['name'], status=s['status'],
+                     error=next((r.get('error') for r in rows if r['id'] == s['id'] and r.get('error')), None)
+                     or next((r.get('why') for r in rows if r['id'] == s['id']), None))
+                for s in self._servers_on(source)]
+
+
+def row(server, source, plan):
+    """The report row of one server of the host, as planned."""
+    return dict(id=server['id'], name=server['name'], method=plan['method'], why=plan['why'],
+                status='planned' if plan['method'] != 'skip' else 'skipped', seconds=None, error=None,
+                migration=None, to=None, before=dict(status=server['status'], power_state=server['power_state']),
+                flavor=server['flavor'], **{'from': source})
+
+
+def check_common(params, keys_ge1=('concurrency',), keys_seconds=('server_timeout', 'timeout')):
+    """Problems of the numbers every host module has (each names the value and the fix)."""
+    problems = []
+    for key in keys_ge1:
+        if params[key] < 1:
+            problems.append('%s=%d: at least one move must be allowed at a time; use 1 or more.' % (key, params[key]))
+    for key in keys_seconds:
+        if params[key] < 1:
+            problems.append('%s=%d: use a number of seconds, 1 or more.' % (key, params[key]))
+    if params.get('server_timeout_per_gib', 0) < 0:
+        problems.append('server_timeout_per_gib=%d: use 0 or more seconds.' % params['server_timeout_per_gib'])
+    if params['poll_interval'] <= 0:
+        problems.append('poll_interval=%s: use a number of seconds above 0.' % params['poll_interval'])
+    if 'state_policy' in params:
+        problems.extend(hm.check_policies(params['state_policy']))
+    return problems

@@ -1,0 +1,507 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+# Copyright (c) rolling.openstack contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: compute_host_evacuate
+short_description: Evacuate every server of a failed, fenced compute host, wait for each rebuild, report per server
+version_added: 0.2.0
+author: rolling.openstack contributors (@rolling-openstack)
+description:
+  - Rebuilds every server of one failed compute host on other hosts (Nova's evacuate), with bounded concurrency,
+    and waits for each rebuild to end.
+  - "Refuses before anything is evacuated, naming the value and the fix: a host that is not exactly a nova-compute
+    service host; a host that is not fenced (O(fenced)); a host whose nova-compute Nova reports up (a live host is
+    drained, not evacuated); outside check mode, a host not yet forced down and disabled (in that order: Nova's
+    rule); more than O(max_down_share) of the computes down or forced down (a partition, not a failed host); no
+    enabled, up destination, or destinations without room for the servers (placement's inventories and usages);
+    O(end_state=stopped) on an API older than 2.95; a server whose state policy is C(fail)."
+  - "Plans: C(ACTIVE) and C(SHUTOFF) servers are evacuated. Every other server (C(ERROR), C(PAUSED),
+    C(SUSPENDED), C(RESCUE), C(SHELVED), other statuses, and any server with a task in flight) is decided by
+    O(state_policy): skip it (left on the host and reported) or fail before anything is evacuated."
+  - "A server counts as evacuated only when BOTH its evacuation migration record is C(done) (or C(completed), once
+    the source's nova-compute has cleaned up) AND it is on another host, with no task pending and the status and
+    power state O(end_state) says. Anything else is a failure with Nova's own reason."
+  - Never sends C(force) (refused from API 2.68) and never pattern-matches host names.
+  - Does not fail for servers that could not be evacuated; they are in RV(servers) with their error and in RV(left),
+    so that the caller can write its report first.
+  - A re-run resumes. Evacuated servers are no longer on the host; an evacuation still in flight for a server on the
+    host is followed rather than issued again; rows of an earlier run given in O(previous) are kept.
+options:
+  host:
+    description:
+      - The failed compute host, exactly as Nova names its nova-compute service host.
+    type: str
+    required: true
+  fenced:
+    description:
+      - The caller's statement that the host is fenced (powered off or cut off, so that its guests cannot run twice):
+        the result of a fencing step that reported the host off, or an operator's acknowledgement. Without it the
+        module refuses.
+    type: bool
+    default: false
+  end_state:
+    description:
+      - "How the servers end. C(preserve): as they were (an C(ACTIVE) server runs again, a C(SHUTOFF) one stays
+        stopped), with the evacuate call at microversion 2.94 or lower. C(stopped): every server ends stopped, with
+        microversion 2.95 (Nova needs every nova-compute at service version 62 or newer and refuses otherwise; the
+        error says so)."
+    type: str
+    choices: [preserve, stopped]
+    default: preserve
+  target_host:
+    description:
+      - Evacuate every server to this compute host (the scheduler still checks it). Default is to let the scheduler
+        choose.
+    type: str
+  target_aggregate:
+    description:
+      - Evacuate the servers to the hosts of this aggregate (name or id), each to the one that received the fewest so
+        far in this run.
+    type: str
+  concurrency:
+    description:
+      - Evacuations in flight at once.
+    type: int
+    default: 2
+  state_policy:
+    description:
+      - What to do with a server that is not simply evacuated, per state. Keys C(suspended), C(error), C(rescued),
+        C(shelved), C(task), C(other); values C(skip) or C(fail). A missing key means C(skip).
+    type: dict
+    default: {}
+  max_down_share:
+    description:
+      - Refuse when more than this share (0 to 1) of the nova-compute hosts (of O(guard_aggregate) when given) are
+        down or forced down, the host itself counted. C(1) turns the guard off.
+    type: float
+    default: 0.5
+  guard_aggregate:
+    description:
+      - Count the share of O(max_down_share) among the hosts of this aggregate (name or id) only.
+    type: str
+  check_room:
+    description:
+      - Refuse when the destinations' free placement resources (VCPU, MEMORY_MB, DISK_GB, allocation ratios and
+        reservations applied) cannot take the servers, or the largest server fits on none of them.
+    type: bool
+    default: true
+  server_timeout:
+    description:
+      - Seconds one server's evacuation may take, plus O(server_timeout_per_gib) per GiB of its flavor's RAM and disk.
+    type: int
+    default: 300
+  server_timeout_per_gib:
+    description:
+      - Seconds added to O(server_timeout) per GiB of the flavor's RAM, root and ephemeral disk.
+    type: int
+    default: 10
+  timeout:
+    description:
+      - Seconds the whole evacuation may take. Evacuations not started by then are reported as not started; those in
+        flight as timed out (an evacuation cannot be aborted: it goes on in Nova).
+    type: int
+    default: 3600
+  poll_interval:
+    description:
+      - Seconds between two looks at the evacuations in flight.
+    type: float
+    default: 2.0
+  previous:
+    description:
+      - The RV(servers) rows of an earlier, unfinished run (its report). Rows of servers that were evacuated, still
+        exist and are no longer on the host are kept in RV(servers), marked C(earlier=true).
+    type: list
+    elements: dict
+    default: []
+extends_documentation_fragment:
+  - openstack.cloud.openstack
+  - rolling.openstack.attributes
+  - rolling.openstack.attributes.action_group
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Returns the plan (every server with the method it would get, and the blockers) and evacuates nothing. The
+        host need not be forced down and disabled yet.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - An evacuated host has no server left to evacuate; the re-run changes nothing.
+notes:
+  - Needs the C(admin) role (servers of every project by host, migrations, services, placement).
+  - Reads at Compute API microversion 2.84 (Nova 2023.1 or newer); evacuates at 2.94 (O(end_state=preserve)) or 2.95.
+  - The room check reads placement (resource providers of the destinations' compute nodes).
+seealso:
+  - module: rolling.openstack.compute_service
+    description: Forces the host down, then disables it, before the evacuation.
+  - module: rolling.openstack.compute_host_restore
+    description: Returns the host to service once it is repaired and its nova-compute has cleaned up.
+"""
+
+EXAMPLES = r"""
+- name: Force cmp2 down, then disable it, marking the disable as ours
+  rolling.openstack.compute_service:
+    cloud: prod
+    host: cmp2
+    forced_down: true
+    status: disabled
+    disabled_reason: "rolling.openstack evacuate 2026-12-07T10:00:00Z"
+
+- name: Evacuate every server of the fenced host cmp2
+  rolling.openstack.compute_host_evacuate:
+    cloud: prod
+    host: cmp2
+    fenced: true
+    end_state: preserve
+  register: evacuation
+
+- name: Say what is left on cmp2
+  ansible.builtin.fail:
+    msg: "left on cmp2: {{ evacuation.left | map(attribute='id') | join(', ') }}"
+  when: evacuation.left | length > 0
+"""
+
+RETURN = r"""
+servers:
+  description:
+    - One row per server of the host (and per earlier row kept from O(previous)), in the order they were planned.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The server's id.
+      type: str
+    name:
+      description: The server's name.
+      type: str
+    from:
+      description: The failed host.
+      type: str
+    to:
+      description: The host it was rebuilt on.
+      type: str
+    method:
+      description: C(evacuate) or C(skip).
+      type: str
+    migration:
+      description: The id of its evacuation migration record.
+      type: int
+    status:
+      description: >-
+        C(moved), C(failed), C(timeout), C(skipped), C(not started) (the overall timeout), C(planned) (check mode).
+      type: str
+    seconds:
+      description: How long its evacuation took.
+      type: float
+    error:
+      description: Why it was not evacuated (Nova's reason where Nova gives one).
+      type: str
+    why:
+      description: Why it got its method.
+      type: str
+    before:
+      description: Its status and power state before.
+      type: dict
+    expect:
+      description: The status and power state it must end with (O(end_state)).
+      type: dict
+  sample:
+    - {id: 9f0c1e6a-0d55-4f52-9d1c-2f6c3c9f7e11, name: web-1, from: cmp2, to: cmp3, method: evacuate, migration: 21,
+       status: moved, seconds: 8.4, error: null}
+left:
+  description: The servers still on the host at the end (id, name, status, error).
+  returned: always
+  type: list
+  elements: dict
+blockers:
+  description: Why the evacuation refused before anything was evacuated (empty when it did not).
+  returned: always
+  type: list
+  elements: str
+destinations:
+  description: The hosts the servers could go to.
+  returned: always
+  type: list
+  elements: str
+service:
+  description: The host's nova-compute service as read at the start (state, status, forced_down, disabled_reason).
+  returned: always
+  type: dict
+microversion:
+  description: The microversion of the evacuate calls (from O(end_state) and the API).
+  returned: always
+  type: str
+summary:
+  description: Counts of RV(servers) by status, and the seconds the evacuation took.
+  returned: always
+  type: dict
+  sample: {moved: 4, failed: 0, skipped: 1, seconds: 22.5}
+"""
+
+import time
+
+from ansible_collections.rolling.openstack.plugins.module_utils import _host_maintenance as hm
+from ansible_collections.rolling.openstack.plugins.module_utils import _compute_host as ch
+from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import scrub
+
+PLACEMENT_MV = '1.6'
+
+
+class ComputeHostEvacuateModule(ch.ComputeHostModule):
+    argument_spec = dict(
+        host=dict(required=True),
+        fenced=dict(type='bool', default=False),
+        end_state=dict(choices=list(hm.END_STATES), default='preserve'),
+        target_host=dict(),
+        target_aggregate=dict(),
+        concurrency=dict(type='int', default=2),
+        state_policy=dict(type='dict', default={}),
+        max_down_share=dict(type='float', default=0.5),
+        guard_aggregate=dict(),
+        check_room=dict(type='bool', default=True),
+        server_timeout=dict(type='int', default=300),
+        server_timeout_per_gib=dict(type='int', default=10),
+        timeout=dict(type='int', default=3600),
+        poll_interval=dict(type='float', default=2.0),
+        previous=dict(type='list', elements='dict', default=[]),
+    )
+    module_kwargs = dict(
+        supports_check_mode=True,
+        mutually_exclusive=[('target_host', 'target_aggregate')],
+    )
+
+    # ------------------------------------------------------------------------------------------ checks
+
+    def _check_params(self):
+        p = self.params
+        problems = ch.check_common(p)
+        if not 0 < p['max_down_share'] <= 1:
+            problems.append('max_down_share=%s: use a share above 0 and at most 1 (1 turns the guard off).'
+                            % p['max_down_share'])
+        if problems:
+            self.fail_json(msg='Bad input, nothing was changed: ' + ' '.join(problems), blockers=problems)
+
+    def _room(self, dests, rows):
+        """The room problem of the destinations for the servers to evacuate (None when they have room)."""
+        needs = [hm.flavor_need(r['flavor']) for r in rows if r['method'] == 'evacuate' and r['status'] == 'planned'
+                 and not r.get('adopted')]
+        if not needs or not dests:
+            return None
+        doc = self._get('/os-hypervisors/detail')
+        room = {}
+        for hyp in doc.get('hypervisors') or []:
+            host = (hyp.get('service') or {}).get('host')
+            if host not in dests:
+                continue
+            inv, err = self._placement('/resource_providers/%s/inventories' % hyp.get('id'))
+            use, err2 = self._placement('/resource_providers/%s/usages' % hyp.get('id'))
+            if err or err2:
+                return ('the room on %s could not be read from placement (%s): nothing was evacuated. Fix placement, '
+                        'or set check_room=false.' % (host, err or err2))
+            free = hm.free_room(inv.get('inventories') or {}, use.get('usages') or {})
+            if host in room:  # several nodes of one host: add them up
+                free = dict((rc, dict(free=room[host][rc]['free'] + free[rc]['free'],
+                                      max_unit=max(room[host][rc]['max_unit'], free[rc]['max_unit'])))
+                            for rc in hm.RESOURCES)
+            room[host] = free
+        return hm.room_problem(self.params['host'], needs, room)
+
+    def _placement(self, url):
+        resp = self.conn.placement.get(url, microversion=PLACEMENT_MV, raise_exc=False)
+        if resp.status_code != 200:
+            return None, ch.error_text(resp)
+        return resp.json(), None
+
+    # ------------------------------------------------------------------------------------------ run
+
+    def run(self):
+        p = self.params
+        check = self.ansible.check_mode
+        self._check_params()
+        api_max = self._check_api(what='the evacuation')
+        mv = hm.evacuate_microversion(p['end_state'], api_max)
+        if mv is None:
+            self.fail_json(msg='end_state=%s needs Compute API microversion %s; this cloud answers %s at most. Use '
+                               'end_state=preserve. Nothing was changed.'
+                               % (p['end_state'], '2.95' if p['end_state'] == 'stopped' else '2.68',
+                                  '.'.join(str(x) for x in api_max)))
+        started = time.monotonic()
+        services = self._services()
+        service, problem = hm.resolve_host(p['host'], services)
+        if problem:
+            self.fail_json(msg='host=%s: %s Nothing was changed.' % (p['host'], problem), blockers=[problem])
+        source = service['host']
+        if p['target_host']:
+            _target, problem = hm.resolve_host(p['target_host'], services)
+            if problem:
+                self.fail_json(msg='target_host=%s: %s Nothing was changed.' % (p['target_host'], problem),
+                               blockers=[problem])
+        aggregate_hosts = self._aggregate_hosts(p['target_aggregate']) if p['target_aggregate'] else None
+        guard_hosts = self._aggregate_hosts(p['guard_aggregate'], 'guard_aggregate') if p['guard_aggregate'] else None
+        dests = hm.destinations(services, source, p['target_host'], aggregate_hosts)
+
+        blockers = hm.host_problems(service, p['fenced'], check)
+        share = hm.down_share_problem(services, source, p['max_down_share'], p['guard_aggregate'], guard_hosts)
+        if share:
+            blockers.append(share)
+        rows, server_blockers = self._stock(source)
+        blockers.extend(server_blockers)
+        moving = [r for r in rows if r['method'] != 'skip']
+        if moving:
+            refusal = hm.no_destination(services, source, p['target_host'], p['target_aggregate'], aggregate_hosts)
+            if refusal is None and p['check_room']:
+                refusal = self._room(dests, rows)
+            if refusal:
+                blockers.append(refusal)
+        kept = self._earlier(rows)
+        common = dict(destinations=dests, microversion=mv, service=service)
+        if blockers or check:
+            result = dict(changed=bool(moving) and not blockers, servers=kept + rows, left=self._left(rows),
+                          blockers=blockers, summary=self._summary(kept + rows, started), **common)
+            if blockers:
+                self.fail_json(msg=scrub('The evacuation of %s refused before anything was evacuated: %s'
+                                         % (source, ' '.join(blockers))), **result)
+            self.exit_json(**result)
+        self._evacuate(source, rows, dests, aggregate_hosts is not None, mv, started)
+        self.exit_json(changed=any(r['status'] in ('moved', 'failed', 'timeout') or r.get('migration') for r in rows),
+                       servers=kept + rows, left=self._remaining(source, rows), blockers=[],
+                       summary=self._summary(kept + rows, started), **common)
+
+    def _stock(self, source):
+        """Every server of the host with its plan, and the blockers (servers whose state policy is fail)."""
+        rows, blockers = [], []
+        end_state = self.params['end_state']
+        for server in sorted(self._servers_on(source), key=lambda s: (s['name'] or '', s['id'])):
+            plan = hm.plan_evacuation(server, self.params['state_policy'])
+            row = ch.row(server, source, plan)
+            if plan['method'] == 'skip':
+                adopted = self._adoptable(server['id'], source) if server.get('task_state') in hm.EVACUATE_TASKS \
+                    else None
+                if adopted and hm.status_before_move(server['power_state']):
+                    row['before']['status'] = hm.status_before_move(server['power_state'])
+                    row.update(method='evacuate', migration=adopted, status='planned', adopted=True,
+                               why='an evacuation of an earlier run is in flight: followed, not issued again')
+                elif plan['blocker']:
+                    blockers.append('server %s (%s): %s' % (server['id'], server['name'], plan['why']))
+                else:
+                    row['error'] = plan['why']
+            if row['method'] == 'evacuate':
+                row['expect'] = hm.evacuated_state(row['before'], end_state)
+            rows.append(row)
+        return rows, blockers
+
+    def _adoptable(self, sid, source):
+        for mig in sorted(self._migrations(sid), key=lambda m: m.get('created_at') or '', reverse=True):
+            if mig.get('source_compute') == source and mig.get('migration_type') == 'evacuation' \
+                    and mig.get('status') in ('accepted', 'pre-migrating'):
+                return mig.get('id')
+        return None
+
+    # ------------------------------------------------------------------------------------------ the evacuations
+
+    def _evacuate(self, source, rows, dests, by_aggregate, mv, started):
+        p = self.params
+        deadline = started + p['timeout']
+        queue = [r for r in rows if r['status'] == 'planned']
+        inflight = []
+        load = {}
+        # bounded by the overall timeout (each look takes at least poll_interval), and by a count all the same
+        for _tick in range(int(p['timeout'] / p['poll_interval']) + 10):
+            while queue and len(inflight) < p['concurrency'] and time.monotonic() < deadline:
+                pick = queue.pop(0)
+                dest = p['target_host'] or (hm.pick_destination(dests, load) if by_aggregate else None)
+                refused = self._start(pick, dest, mv)
+                if refused and '2.95' in refused:
+                    # Nova refuses 2.95 for every server while a nova-compute is older than 62: say so once, stop
+                    for row in queue:
+                        row.update(status='not started', error='not issued: Nova refused end_state=stopped for an '
+                                   'earlier server (%s)' % refused)
+                    queue = []
+                if not refused:
+                    load[dest] = load.get(dest, 0) + 1
+                    inflight.append(pick)
+            if not inflight and (not queue or time.monotonic() >= deadline):
+                break
+            time.sleep(p['poll_interval'])
+            for row in list(inflight):
+                if self._poll(row, source, deadline):
+                    inflight.remove(row)
+        for row in inflight:  # only when the count ran out before the clock
+            self._timeout(row, None)
+        for row in queue:
+            row.update(status='not started', error='the evacuation\'s timeout (%d s) ended before it started'
+                       % p['timeout'])
+
+    def _start(self, row, dest, mv):
+        """Issue the evacuation of one row (or adopt the one in flight). None when it is in flight, else Nova's
+        refusal (the row is closed as failed)."""
+        row['t0'] = time.monotonic()
+        row['deadline'] = row['t0'] + hm.server_timeout(row['flavor'], self.params['server_timeout'],
+                                                        self.params['server_timeout_per_gib'])
+        if row.pop('adopted', False):
+            return None  # an earlier run's evacuation in flight: followed, not issued again
+        row['known'] = [m.get('id') for m in self._migrations(row['id'])]
+        body = {'evacuate': {'host': dest} if dest else {}}
+        _doc, err = self._api('post', '/servers/%s/action' % row['id'], body, microversion=mv)
+        if err:
+            text = 'Nova refused the evacuation: %s' % err
+            if '2.95' in err:
+                text += ' (end_state=stopped needs every nova-compute at service version 62 or newer: finish their ' \
+                        'upgrade, or use end_state=preserve)'
+            row.update(status='failed', error=scrub(text), seconds=0.0)
+            for key in ('t0', 'deadline', 'known'):
+                row.pop(key, None)
+            return err
+        return None
+
+    def _poll(self, row, source, deadline):
+        """Look at one evacuation in flight. True when it ended (the row is closed)."""
+        migs = self._migrations(row['id'])
+        if row.get('migration'):
+            mig = next((m for m in migs if m.get('id') == row['migration']), None)
+        else:
+            new = sorted((m for m in migs if m.get('id') not in (row.get('known') or [])
+                          and m.get('migration_type') == 'evacuation'), key=lambda m: m.get('created_at') or '')
+            mig = new[-1] if new else None
+            if mig:
+                row['migration'] = mig.get('id')
+        if mig and hm.migration_over('evacuate', mig):
+            server = self._server(row['id']) or {}
+            good, why = hm.judge('evacuate', row['expect'], server, mig, source)
+            if not good and server.get('task_state') and mig.get('status') in hm.FINAL_GOOD['evacuate'] \
+                    and time.monotonic() < row['deadline']:
+                return False  # the record is final, the server's task not yet: look again
+            if not good:
+                reason = self._nova_reason(row['id'], server.get('fault'))
+                why = '%s%s' % (why, ('. Nova: %s' % reason) if reason else '')
+            self._end(row, good, why, server)
+            return True
+        if time.monotonic() >= min(row['deadline'], deadline):
+            return self._timeout(row, mig)
+        return False
+
+    def _timeout(self, row, mig):
+        self._end(row, False, 'timed out after %d s with its evacuation record %s; an evacuation cannot be aborted: '
+                  'it goes on in Nova (openstack server migration list --server %s)'
+                  % (round(time.monotonic() - row['t0']), (mig or {}).get('status') or 'not yet created', row['id']))
+        row['status'] = 'timeout'
+        return True
+
+
+def main():
+    module = ComputeHostEvacuateModule()
+    module()
+
+
+if __name__ == '__main__':
+    main()
