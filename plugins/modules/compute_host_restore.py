@@ -24,6 +24,9 @@ description:
   - Then, in this order, unsets the service's C(forced_down), waits until Nova reports it C(up), and enables it,
     but only when its C(disabled_reason) marks the disable as ours (it starts with C(rolling.openstack)). A host
     disabled by an operator or another tool stays disabled, and RV(kept_disabled) says so.
+  - After enabling, waits until placement no longer marks the host's resource providers C(COMPUTE_STATUS_DISABLED)
+    (the scheduler's filter for disabled computes), so that the host really takes new servers; fails when it still
+    does at O(wait_timeout).
   - A host that is enabled, up and not forced down is left as it is (idempotent).
 options:
   host:
@@ -64,7 +67,7 @@ attributes:
     details:
       - A restored host is enabled, up and not forced down; the re-run changes nothing.
 notes:
-  - Needs the C(admin) role (services and migration records). Uses Compute API microversion 2.84.
+  - Needs the C(admin) role (services, migration records, placement traits). Uses Compute API microversion 2.84.
 seealso:
   - module: rolling.openstack.compute_host_evacuate
     description: Evacuates the host while it is down.
@@ -120,6 +123,8 @@ from ansible_collections.rolling.openstack.plugins.module_utils import _host_mai
 from ansible_collections.rolling.openstack.plugins.module_utils import _compute_host as ch
 from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import scrub
 
+TRAIT_DISABLED = 'COMPUTE_STATUS_DISABLED'
+
 
 class ComputeHostRestoreModule(ch.ComputeHostModule):
     argument_spec = dict(
@@ -153,6 +158,28 @@ class ComputeHostRestoreModule(ch.ComputeHostModule):
                             % (len(uncleaned), host, ', '.join('%s server %s %s' % (m['id'], m['server'], m['status'])
                                                               for m in uncleaned[:10]), host))
         return problems
+
+    def _wait_schedulable(self, host, deadline):
+        """Wait (bounded) until placement no longer marks the host's resource providers COMPUTE_STATUS_DISABLED
+        (Nova clears that trait by an RPC to the compute when it is enabled, or at its next resource sync). Returns
+        the providers still marked."""
+        rps = [h.get('id') for h in self._get('/os-hypervisors/detail').get('hypervisors') or []
+               if (h.get('service') or {}).get('host') == host]
+        marked = list(rps)
+        for _look in range(int(self.params['wait_timeout'] / self.params['poll_interval']) + 2):
+            marked = []
+            for rp in rps:
+                resp = self.conn.placement.get('/resource_providers/%s/traits' % rp, microversion='1.6',
+                                               raise_exc=False)
+                traits = [TRAIT_DISABLED]  # unreadable: counted as still marked
+                if resp.status_code == 200:
+                    traits = (resp.json() or {}).get('traits') or []
+                if TRAIT_DISABLED in traits:
+                    marked.append(rp)
+            if not marked or time.monotonic() >= deadline:
+                return marked
+            time.sleep(self.params['poll_interval'])
+        return marked
 
     def _uncleaned(self, host):
         return [dict(id=m.get('id'), server=m.get('instance_uuid'), status=m.get('status'))
@@ -224,13 +251,21 @@ class ComputeHostRestoreModule(ch.ComputeHostModule):
                                '(wait_timeout): it stays disabled. Look at nova-compute on %s, then run again.'
                                % (host, p['wait_timeout'], host), changed=True, service=service,
                            seconds=round(time.monotonic() - started, 1), **result)
-        # 4. enable, only when the disable was ours
+        # 4. enable, only when the disable was ours; then the scheduler must be able to place servers on it again
         if service['status'] == 'disabled' and ours and p['enable']:
             _doc, err = self._api('put', '/os-services/%s' % service['id'], {'status': 'enabled'})
             if err:
                 self.fail_json(msg=scrub('Nova refused to enable %s: %s' % (host, err)), changed=True,
                                service=service, seconds=round(time.monotonic() - started, 1), **result)
             service = self._service()
+            marked = self._wait_schedulable(host, deadline)
+            if marked:
+                self.fail_json(msg='%s is enabled, but placement still marks its resource provider(s) %s '
+                                   'COMPUTE_STATUS_DISABLED after %d s, so the scheduler places nothing there: its '
+                                   'nova-compute syncs that trait at start and every update_available_resource_interval'
+                                   '. Look at nova-compute on %s, then run again.'
+                                   % (host, ', '.join(marked), p['wait_timeout'], host),
+                               changed=True, service=service, seconds=round(time.monotonic() - started, 1), **result)
         self.exit_json(changed=True, service=service, seconds=round(time.monotonic() - started, 1), **result)
 
 
