@@ -25,6 +25,20 @@ from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage imp
 
 MV = '2.84'
 
+# The options compute_host_drain and compute_host_evacuate share (documented in the doc fragment
+# rolling.openstack.compute_host).
+MOVE_ARGUMENT_SPEC = dict(
+    target_host=dict(),
+    target_aggregate=dict(),
+    concurrency=dict(type='int', default=2),
+    state_policy=dict(type='dict', default={}),
+    server_timeout=dict(type='int', default=300),
+    server_timeout_per_gib=dict(type='int', default=10),
+    timeout=dict(type='int', default=3600),
+    poll_interval=dict(type='float', default=2.0),
+    previous=dict(type='list', elements='dict', default=[]),
+)
+
 
 def error_text(resp):
     """Nova's message of a refused call (its fault body), or the HTTP status."""
@@ -200,6 +214,56 @@ class ComputeHostModule(OpenStackModule):
         for key in ('t0', 'deadline', 'known', 'confirmed'):
             row.pop(key, None)
         return False
+
+    # ------------------------------------------------------------------------------------------ the moves
+
+    # Set by a module's _start when Nova refused in a way that holds for every server: nothing more is issued.
+    _stop_issuing = None
+
+    def _pick(self, queue, inflight):
+        """The next row to start (None: none may start now). The drain overrides it (live migrations per source)."""
+        return queue[0]
+
+    def _moves(self, source, rows, dests, by_aggregate, started, what):
+        """Start the planned rows with bounded concurrency (to target_host, or spread over the aggregate's hosts),
+        follow each with _poll until it ends, within the overall timeout. _start(row, dest) -> True when something
+        is in flight; _poll(row, source, deadline) -> None while it goes on, False when it ended, True when the row
+        must be started again (the drain's confirm-then-move); _timeout(row, migration) closes a row still in
+        flight when the looks ran out."""
+        p = self.params
+        deadline = started + p['timeout']
+        queue = [r for r in rows if r['status'] == 'planned']
+        inflight = []
+        load = {}
+        # bounded by the overall timeout (each look takes at least poll_interval), and by a count all the same
+        for _tick in range(int(p['timeout'] / p['poll_interval']) + 10):
+            while queue and len(inflight) < p['concurrency'] and time.monotonic() < deadline:
+                pick = self._pick(queue, inflight)
+                if pick is None:
+                    break
+                queue.remove(pick)
+                dest = p['target_host'] or (hm.pick_destination(dests, load) if by_aggregate else None)
+                if self._start(pick, dest):
+                    load[dest] = load.get(dest, 0) + 1
+                    inflight.append(pick)
+                if self._stop_issuing:
+                    for row in queue:
+                        row.update(status='not started', error='not issued: %s' % self._stop_issuing)
+                    queue = []
+            if not inflight and (not queue or time.monotonic() >= deadline):
+                break
+            time.sleep(p['poll_interval'])
+            for row in list(inflight):
+                follow_up = self._poll(row, source, deadline)
+                if follow_up is not None:
+                    inflight.remove(row)
+                    if follow_up:
+                        queue.insert(0, row)
+        for row in inflight:  # only when the count ran out before the clock
+            self._timeout(row, None)
+        for row in queue:
+            row.update(status='not started', error='the %s\'s timeout (%d s) ended before it started'
+                       % (what, p['timeout']))
 
     def _remaining(self, source, rows):
         """The servers still on the host, each with its row's error (or plan) as the reason."""

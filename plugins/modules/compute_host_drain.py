@@ -45,49 +45,12 @@ options:
       - The compute host to drain, exactly as Nova names its nova-compute service host.
     type: str
     required: true
-  target_host:
-    description:
-      - Move every server to this compute host (the scheduler still checks it). Default is to let the scheduler choose.
-    type: str
-  target_aggregate:
-    description:
-      - Move the servers to the hosts of this host aggregate (name or id), each server to the one that received the
-        fewest so far in this run.
-    type: str
-  concurrency:
-    description:
-      - Moves in flight at once, overall.
-    type: int
-    default: 2
   live_concurrency:
     description:
       - Live migrations in flight at once from the host. Set it to the source compute's
         C([DEFAULT] max_concurrent_live_migrations) (Nova's default is 1); more would only queue inside nova-compute.
     type: int
     default: 1
-  state_policy:
-    description:
-      - What to do with a server that is not simply moved, per state. Keys C(suspended), C(error), C(rescued),
-        C(shelved), C(task) (a task in flight, whatever the status), C(other) (any other status); values C(skip)
-        (leave it on the host and report it) or C(fail) (refuse before anything moves). A missing key means C(skip).
-    type: dict
-    default: {}
-  server_timeout:
-    description:
-      - Seconds one server's move may take, plus O(server_timeout_per_gib) per GiB of its flavor's RAM and disk.
-    type: int
-    default: 300
-  server_timeout_per_gib:
-    description:
-      - Seconds added to O(server_timeout) per GiB of the flavor's RAM, root and ephemeral disk.
-    type: int
-    default: 10
-  timeout:
-    description:
-      - Seconds the whole drain may take. Moves not started by then are reported as not started; moves in flight are
-        treated as timed out.
-    type: int
-    default: 3600
   on_timeout:
     description:
       - What to do with a live migration that is still running at its timeout. C(abort) asks Nova to abort it (the
@@ -97,20 +60,9 @@ options:
     type: str
     choices: [abort, force_complete, leave]
     default: abort
-  poll_interval:
-    description:
-      - Seconds between two looks at the moves in flight.
-    type: float
-    default: 2.0
-  previous:
-    description:
-      - The RV(servers) rows of an earlier, unfinished run (its report). Rows of servers that moved, still exist and
-        are no longer on the host are kept in RV(servers), marked C(earlier=true); the others are taken stock of again.
-    type: list
-    elements: dict
-    default: []
 extends_documentation_fragment:
   - openstack.cloud.openstack
+  - rolling.openstack.compute_host
   - rolling.openstack.attributes
   - rolling.openstack.attributes.action_group
 attributes:
@@ -234,17 +186,9 @@ from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage imp
 class ComputeHostDrainModule(ch.ComputeHostModule):
     argument_spec = dict(
         host=dict(required=True),
-        target_host=dict(),
-        target_aggregate=dict(),
-        concurrency=dict(type='int', default=2),
+        **ch.MOVE_ARGUMENT_SPEC,
         live_concurrency=dict(type='int', default=1),
-        state_policy=dict(type='dict', default={}),
-        server_timeout=dict(type='int', default=300),
-        server_timeout_per_gib=dict(type='int', default=10),
-        timeout=dict(type='int', default=3600),
         on_timeout=dict(choices=['abort', 'force_complete', 'leave'], default='abort'),
-        poll_interval=dict(type='float', default=2.0),
-        previous=dict(type='list', elements='dict', default=[]),
     )
     module_kwargs = dict(
         supports_check_mode=True,
@@ -300,7 +244,7 @@ class ComputeHostDrainModule(ch.ComputeHostModule):
                 self.fail_json(msg='The drain of %s refused before anything moved: %s' % (source, ' '.join(blockers)),
                                **result)
             self.exit_json(**result)
-        self._drain(source, rows, dests, aggregate_hosts is not None, started)
+        self._moves(source, rows, dests, aggregate_hosts is not None, started, 'drain')
         left = self._remaining(source, rows)
         self.exit_json(changed=any(r['status'] in ('moved', 'failed', 'timeout') or r.get('migration') for r in rows),
                        servers=kept + rows, left=left, blockers=[], destinations=dests,
@@ -332,8 +276,9 @@ class ComputeHostDrainModule(ch.ComputeHostModule):
             server = self._server(sid)
             if server is None:
                 continue
-            row = ch.row(server, source, dict(method='confirm', why='a cold migration to %s waits for its confirm '
-                                                 '(an interrupted earlier drain?): confirm it' % mig.get('dest_compute')))
+            why = 'a cold migration to %s waits for its confirm (an interrupted earlier drain?): confirm it' % (
+                mig.get('dest_compute'))
+            row = ch.row(server, source, dict(method='confirm', why=why))
             row.update(migration=mig.get('id'), before=dict(
                 status=hm.status_before_move(server['power_state']) or server['status'],
                 power_state=server['power_state']))
@@ -349,38 +294,10 @@ class ComputeHostDrainModule(ch.ComputeHostModule):
 
     # ------------------------------------------------------------------------------------------ the moves
 
-    def _drain(self, source, rows, dests, by_aggregate, started):
-        p = self.params
-        deadline = started + p['timeout']
-        queue = [r for r in rows if r['status'] == 'planned']
-        inflight = []
-        load = {}
-        # bounded by the overall timeout (each look takes at least poll_interval), and by a count all the same
-        for _tick in range(int(p['timeout'] / p['poll_interval']) + 10):
-            while queue and len(inflight) < p['concurrency'] and time.monotonic() < deadline:
-                live_now = sum(1 for r in inflight if r['method'] == 'live')
-                pick = next((r for r in queue if r['method'] != 'live' or live_now < p['live_concurrency']), None)
-                if pick is None:
-                    break
-                queue.remove(pick)
-                dest = p['target_host'] or (hm.pick_destination(dests, load) if by_aggregate else None)
-                if self._start(pick, dest):
-                    load[dest] = load.get(dest, 0) + 1
-                    inflight.append(pick)
-            if not inflight and (not queue or time.monotonic() >= deadline):
-                break
-            time.sleep(p['poll_interval'])
-            for row in list(inflight):
-                follow_up = self._poll(row, source, deadline)
-                if follow_up is not None:
-                    inflight.remove(row)
-                    if follow_up:
-                        queue.insert(0, row)
-        for row in inflight:  # only when the count ran out before the clock
-            self._timeout(row, None)
-        for row in queue:
-            row.update(status='not started', error='the drain\'s timeout (%d s) ended before its move started'
-                       % p['timeout'])
+    def _pick(self, queue, inflight):
+        """The first row that may start: live migrations are also bounded per source (live_concurrency)."""
+        live_now = sum(1 for r in inflight if r['method'] == 'live')
+        return next((r for r in queue if r['method'] != 'live' or live_now < self.params['live_concurrency']), None)
 
     def _start(self, row, dest):
         """Issue the move of one row (or adopt the one in flight). True when something is in flight."""

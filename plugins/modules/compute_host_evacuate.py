@@ -41,9 +41,9 @@ options:
     required: true
   fenced:
     description:
-      - The caller's statement that the host is fenced (powered off or cut off, so that its guests cannot run twice):
-        the result of a fencing step that reported the host off, or an operator's acknowledgement. Without it the
-        module refuses.
+      - The caller's statement that the host is fenced (powered off or cut off, so that its guests cannot run twice),
+        from a fencing step that reported the host off, or an operator's acknowledgement. Without it the module
+        refuses.
     type: bool
     default: false
   end_state:
@@ -55,27 +55,6 @@ options:
     type: str
     choices: [preserve, stopped]
     default: preserve
-  target_host:
-    description:
-      - Evacuate every server to this compute host (the scheduler still checks it). Default is to let the scheduler
-        choose.
-    type: str
-  target_aggregate:
-    description:
-      - Evacuate the servers to the hosts of this aggregate (name or id), each to the one that received the fewest so
-        far in this run.
-    type: str
-  concurrency:
-    description:
-      - Evacuations in flight at once.
-    type: int
-    default: 2
-  state_policy:
-    description:
-      - What to do with a server that is not simply evacuated, per state. Keys C(suspended), C(error), C(rescued),
-        C(shelved), C(task), C(other); values C(skip) or C(fail). A missing key means C(skip).
-    type: dict
-    default: {}
   max_down_share:
     description:
       - Refuse when more than this share (0 to 1) of the nova-compute hosts (of O(guard_aggregate) when given) are
@@ -92,36 +71,9 @@ options:
         reservations applied) cannot take the servers, or the largest server fits on none of them.
     type: bool
     default: true
-  server_timeout:
-    description:
-      - Seconds one server's evacuation may take, plus O(server_timeout_per_gib) per GiB of its flavor's RAM and disk.
-    type: int
-    default: 300
-  server_timeout_per_gib:
-    description:
-      - Seconds added to O(server_timeout) per GiB of the flavor's RAM, root and ephemeral disk.
-    type: int
-    default: 10
-  timeout:
-    description:
-      - Seconds the whole evacuation may take. Evacuations not started by then are reported as not started; those in
-        flight as timed out (an evacuation cannot be aborted: it goes on in Nova).
-    type: int
-    default: 3600
-  poll_interval:
-    description:
-      - Seconds between two looks at the evacuations in flight.
-    type: float
-    default: 2.0
-  previous:
-    description:
-      - The RV(servers) rows of an earlier, unfinished run (its report). Rows of servers that were evacuated, still
-        exist and are no longer on the host are kept in RV(servers), marked C(earlier=true).
-    type: list
-    elements: dict
-    default: []
 extends_documentation_fragment:
   - openstack.cloud.openstack
+  - rolling.openstack.compute_host
   - rolling.openstack.attributes
   - rolling.openstack.attributes.action_group
 attributes:
@@ -260,25 +212,18 @@ PLACEMENT_MV = '1.6'
 class ComputeHostEvacuateModule(ch.ComputeHostModule):
     argument_spec = dict(
         host=dict(required=True),
+        **ch.MOVE_ARGUMENT_SPEC,
         fenced=dict(type='bool', default=False),
         end_state=dict(choices=list(hm.END_STATES), default='preserve'),
-        target_host=dict(),
-        target_aggregate=dict(),
-        concurrency=dict(type='int', default=2),
-        state_policy=dict(type='dict', default={}),
         max_down_share=dict(type='float', default=0.5),
         guard_aggregate=dict(),
         check_room=dict(type='bool', default=True),
-        server_timeout=dict(type='int', default=300),
-        server_timeout_per_gib=dict(type='int', default=10),
-        timeout=dict(type='int', default=3600),
-        poll_interval=dict(type='float', default=2.0),
-        previous=dict(type='list', elements='dict', default=[]),
     )
     module_kwargs = dict(
         supports_check_mode=True,
         mutually_exclusive=[('target_host', 'target_aggregate')],
     )
+    _mv = None  # the microversion of the evacuate calls, decided in run()
 
     # ------------------------------------------------------------------------------------------ checks
 
@@ -372,7 +317,8 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
                 self.fail_json(msg=scrub('The evacuation of %s refused before anything was evacuated: %s'
                                          % (source, ' '.join(blockers))), **result)
             self.exit_json(**result)
-        self._evacuate(source, rows, dests, aggregate_hosts is not None, mv, started)
+        self._mv = mv
+        self._moves(source, rows, dests, aggregate_hosts is not None, started, 'evacuation')
         self.exit_json(changed=any(r['status'] in ('moved', 'failed', 'timeout') or r.get('migration') for r in rows),
                        servers=kept + rows, left=self._remaining(source, rows), blockers=[],
                        summary=self._summary(kept + rows, started), **common)
@@ -409,63 +355,31 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
 
     # ------------------------------------------------------------------------------------------ the evacuations
 
-    def _evacuate(self, source, rows, dests, by_aggregate, mv, started):
-        p = self.params
-        deadline = started + p['timeout']
-        queue = [r for r in rows if r['status'] == 'planned']
-        inflight = []
-        load = {}
-        # bounded by the overall timeout (each look takes at least poll_interval), and by a count all the same
-        for _tick in range(int(p['timeout'] / p['poll_interval']) + 10):
-            while queue and len(inflight) < p['concurrency'] and time.monotonic() < deadline:
-                pick = queue.pop(0)
-                dest = p['target_host'] or (hm.pick_destination(dests, load) if by_aggregate else None)
-                refused = self._start(pick, dest, mv)
-                if refused and '2.95' in refused:
-                    # Nova refuses 2.95 for every server while a nova-compute is older than 62: say so once, stop
-                    for row in queue:
-                        row.update(status='not started', error='not issued: Nova refused end_state=stopped for an '
-                                   'earlier server (%s)' % refused)
-                    queue = []
-                if not refused:
-                    load[dest] = load.get(dest, 0) + 1
-                    inflight.append(pick)
-            if not inflight and (not queue or time.monotonic() >= deadline):
-                break
-            time.sleep(p['poll_interval'])
-            for row in list(inflight):
-                if self._poll(row, source, deadline):
-                    inflight.remove(row)
-        for row in inflight:  # only when the count ran out before the clock
-            self._timeout(row, None)
-        for row in queue:
-            row.update(status='not started', error='the evacuation\'s timeout (%d s) ended before it started'
-                       % p['timeout'])
-
-    def _start(self, row, dest, mv):
-        """Issue the evacuation of one row (or adopt the one in flight). None when it is in flight, else Nova's
-        refusal (the row is closed as failed)."""
+    def _start(self, row, dest):
+        """Issue the evacuation of one row (or adopt the one in flight). True when it is in flight; on Nova's
+        refusal the row is closed as failed (a refusal of 2.95 for old computes stops issuing the others)."""
         row['t0'] = time.monotonic()
         row['deadline'] = row['t0'] + hm.server_timeout(row['flavor'], self.params['server_timeout'],
                                                         self.params['server_timeout_per_gib'])
         if row.pop('adopted', False):
-            return None  # an earlier run's evacuation in flight: followed, not issued again
+            return True  # an earlier run's evacuation in flight: followed, not issued again
         row['known'] = [m.get('id') for m in self._migrations(row['id'])]
         body = {'evacuate': {'host': dest} if dest else {}}
-        _doc, err = self._api('post', '/servers/%s/action' % row['id'], body, microversion=mv)
+        _doc, err = self._api('post', '/servers/%s/action' % row['id'], body, microversion=self._mv)
         if err:
             text = 'Nova refused the evacuation: %s' % err
             if '2.95' in err:
                 text += ' (end_state=stopped needs every nova-compute at service version 62 or newer: finish their ' \
                         'upgrade, or use end_state=preserve)'
+                self._stop_issuing = scrub('Nova refused end_state=stopped for an earlier server (%s)' % err)
             row.update(status='failed', error=scrub(text), seconds=0.0)
             for key in ('t0', 'deadline', 'known'):
                 row.pop(key, None)
-            return err
-        return None
+            return False
+        return True
 
     def _poll(self, row, source, deadline):
-        """Look at one evacuation in flight. True when it ended (the row is closed)."""
+        """Look at one evacuation in flight: None while it goes on, False when it ended (the row is closed)."""
         migs = self._migrations(row['id'])
         if row.get('migration'):
             mig = next((m for m in migs if m.get('id') == row['migration']), None)
@@ -480,22 +394,21 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
             good, why = hm.judge('evacuate', row['expect'], server, mig, source)
             if not good and server.get('task_state') and mig.get('status') in hm.FINAL_GOOD['evacuate'] \
                     and time.monotonic() < row['deadline']:
-                return False  # the record is final, the server's task not yet: look again
+                return None  # the record is final, the server's task not yet: look again
             if not good:
                 reason = self._nova_reason(row['id'], server.get('fault'))
                 why = '%s%s' % (why, ('. Nova: %s' % reason) if reason else '')
-            self._end(row, good, why, server)
-            return True
+            return self._end(row, good, why, server)
         if time.monotonic() >= min(row['deadline'], deadline):
             return self._timeout(row, mig)
-        return False
+        return None
 
     def _timeout(self, row, mig):
         self._end(row, False, 'timed out after %d s with its evacuation record %s; an evacuation cannot be aborted: '
                   'it goes on in Nova (openstack server migration list --server %s)'
                   % (round(time.monotonic() - row['t0']), (mig or {}).get('status') or 'not yet created', row['id']))
         row['status'] = 'timeout'
-        return True
+        return False
 
 
 def main():

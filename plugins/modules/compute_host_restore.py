@@ -152,11 +152,11 @@ class ComputeHostRestoreModule(ch.ComputeHostModule):
                             'is not back. Repair and start the host, check that nova-compute runs there, and give a '
                             'wait_timeout longer than its report_interval.' % (host, watched, first))
         if uncleaned:
+            records = ', '.join('%s server %s %s' % (m['id'], m['server'], m['status']) for m in uncleaned[:10])
             problems.append('%d evacuation record(s) from %s are not cleaned up yet (%s): the host\'s nova-compute '
                             'deletes the evacuated guests when it starts, then marks them completed; until then Nova '
                             'refuses to unset forced_down. Start nova-compute on %s and wait.'
-                            % (len(uncleaned), host, ', '.join('%s server %s %s' % (m['id'], m['server'], m['status'])
-                                                              for m in uncleaned[:10]), host))
+                            % (len(uncleaned), host, records, host))
         return problems
 
     def _wait_schedulable(self, host, deadline):

@@ -25,8 +25,8 @@ description:
     fail for them.
   - With O(forced_down), sets or unsets the service's C(forced_down) flag, the way C(openstack compute service set
     --down) does. Forcing down a fenced host's nova-compute lets Nova evacuate it without waiting for its heartbeat to
-    age out. When both are given, the order is Nova's rule: forcing down comes before disabling, and unsetting
-    C(forced_down) comes before enabling. Nova refuses to unset it while evacuation records from the host are
+    age out. When both are given, the order is Nova's rule (forcing down comes before disabling, and unsetting
+    C(forced_down) comes before enabling). Nova refuses to unset it while evacuation records from the host are
     C(done) (the restarted nova-compute has not cleaned up yet); the error says so.
   - Host and binary names are matched exactly. Fails, naming the host and binary, when no such service exists.
 options:

@@ -94,3 +94,92 @@ def test_ours_is_the_marker():
 def test_status_before_move():
     assert hm.status_before_move(1) == 'ACTIVE' and hm.status_before_move(4) == 'SHUTOFF'
     assert hm.status_before_move(0) is None
+
+
+# ---------------------------------------------------------------------------------------------------- evacuate
+
+@pytest.mark.parametrize('status, task, method', [
+    ('ACTIVE', None, 'evacuate'), ('SHUTOFF', None, 'evacuate'), ('PAUSED', None, 'skip'), ('ERROR', None, 'skip'),
+    ('SUSPENDED', None, 'skip'), ('RESCUE', None, 'skip'), ('VERIFY_RESIZE', None, 'skip'),
+    ('ACTIVE', 'rebooting', 'skip'),
+])
+def test_plan_evacuation(status, task, method):
+    plan = hm.plan_evacuation(dict(status=status, task_state=task), {})
+    assert plan['method'] == method and plan['blocker'] is False
+
+
+def test_plan_evacuation_fail_policy_blocks_per_key():
+    assert hm.plan_evacuation(dict(status='ERROR'), {'error': 'fail'})['blocker'] is True
+    assert hm.plan_evacuation(dict(status='PAUSED'), {'other': 'fail'})['blocker'] is True
+    assert hm.plan_evacuation(dict(status='ACTIVE', task_state='x'), {'task': 'fail'})['blocker'] is True
+    assert hm.plan_evacuation(dict(status='ACTIVE'), {'task': 'fail'})['blocker'] is False
+
+
+def test_evacuate_microversion_never_forces_and_follows_the_end_state():
+    assert hm.evacuate_microversion('preserve', (2, 100)) == '2.94'
+    assert hm.evacuate_microversion('preserve', (2, 90)) == '2.90'
+    assert hm.evacuate_microversion('preserve', (2, 60)) is None  # below 2.68 force would still be accepted
+    assert hm.evacuate_microversion('stopped', (2, 95)) == '2.95'
+    assert hm.evacuate_microversion('stopped', (2, 94)) is None
+
+
+def test_evacuated_state():
+    before = dict(status='ACTIVE', power_state=1)
+    assert hm.evacuated_state(before, 'preserve') == before
+    assert hm.evacuated_state(before, 'stopped') == dict(status='SHUTOFF', power_state=4)
+
+
+def test_judge_evacuation_against_the_expected_state():
+    expect = dict(status='SHUTOFF', power_state=4)
+    ok = dict(host='cmp3', status='SHUTOFF', power_state=4, task_state=None)
+    assert hm.judge('evacuate', expect, ok, dict(status='done'), 'cmp2') == (True, None)
+    assert hm.judge('evacuate', expect, ok, dict(status='completed'), 'cmp2') == (True, None)
+    good, why = hm.judge('evacuate', expect, dict(ok, status='ACTIVE', power_state=1), dict(status='done'), 'cmp2')
+    assert not good and 'its status is ACTIVE (want SHUTOFF)' in why and 'power state is 1 (want 4)' in why
+    good, why = hm.judge('evacuate', expect, dict(ok, host='cmp2'), dict(status='done'), 'cmp2')
+    assert not good and 'still on cmp2' in why
+    good, why = hm.judge('evacuate', expect, ok, dict(status='failed'), 'cmp2')
+    assert not good and 'migration record is failed (want done or completed)' in why
+
+
+def _svc(host, state='up', status='enabled', forced=False):
+    return dict(host=host, binary='nova-compute', state=state, status=status, forced_down=forced)
+
+
+def test_host_problems():
+    up = _svc('cmp2')
+    assert any('is up' in p and 'compute_drain' in p for p in hm.host_problems(up, True, True))
+    assert any('is not fenced' in p for p in hm.host_problems(_svc('cmp2', 'down'), False, True))
+    assert hm.host_problems(_svc('cmp2', 'down'), True, True) == []  # the plan: forcing down comes later
+    assert any('not forced down' in p for p in hm.host_problems(_svc('cmp2', 'down'), True, False))
+    assert any('is enabled' in p for p in hm.host_problems(_svc('cmp2', 'down', forced=True), True, False))
+    assert hm.host_problems(_svc('cmp2', 'down', 'disabled', True), True, False) == []
+    # forced down by an earlier run: Nova says down, whatever the heartbeat
+    assert hm.host_problems(_svc('cmp2', 'up', 'disabled', True), True, False) == []
+
+
+def test_down_share_problem():
+    services = [_svc('cmp1'), _svc('cmp2', 'down'), _svc('cmp3'), _svc('cmp4')]
+    assert hm.down_share_problem(services, 'cmp2', 0.5) is None
+    assert '1 of the 4' in hm.down_share_problem(services, 'cmp2', 0.2)
+    services[0]['forced_down'] = True
+    assert '2 of the 4' in hm.down_share_problem(services, 'cmp2', 0.4)
+    assert hm.down_share_problem(services, 'cmp2', 1.0) is None
+    problem = hm.down_share_problem(services, 'cmp2', 0.5, 'rack', {'cmp1', 'cmp2', 'cmp3'})
+    assert problem and '2 of the 3 nova-compute hosts of aggregate rack' in problem
+
+
+def test_room_problem():
+    need = hm.flavor_need(dict(vcpus=2, ram=4096, disk=20, ephemeral=5))
+    assert need == dict(VCPU=2, MEMORY_MB=4096, DISK_GB=25)
+    inv = {'VCPU': dict(total=4, reserved=0, allocation_ratio=2.0, max_unit=4),
+           'MEMORY_MB': dict(total=8192, reserved=512, allocation_ratio=1.0, max_unit=8192),
+           'DISK_GB': dict(total=100, reserved=0, allocation_ratio=1.0, max_unit=100)}
+    room = hm.free_room(inv, {'VCPU': 2, 'MEMORY_MB': 0, 'DISK_GB': 10})
+    assert room['VCPU'] == dict(free=6, max_unit=4) and room['MEMORY_MB']['free'] == 7680
+    assert hm.room_problem('cmp2', [need], {'cmp1': room}) is None
+    problem = hm.room_problem('cmp2', [need, need], {'cmp1': room})
+    assert 'MEMORY_MB: the servers need 8192, the destinations can take 7680' in problem
+    big = dict(need, VCPU=5)  # fits the sum (6) but not max_unit (4)
+    assert 'fits on no destination' in hm.room_problem('cmp2', [big], {'cmp1': room})
+    assert hm.room_problem('cmp2', [], {}) is None

@@ -263,8 +263,7 @@ def test_outside_check_mode_the_host_must_be_forced_down_and_disabled(evacuate):
 
 
 def test_too_many_computes_down_is_refused_as_a_partition(evacuate):
-    services = [svc('cmp1', state='down'), svc('cmp2', state='down', status='disabled', forced=True,
-                                                  reason='rolling.openstack evacuate t'), svc('cmp3')]
+    services = [svc('cmp1', state='down'), FAILED_CMP2[1], svc('cmp3')]
     res = evacuate(FakeNova([server(1)], services=services))
     assert res.failed and '2 of the 3 nova-compute hosts of the cloud are down' in res.result['msg']
     assert 'max_down_share 50 %' in res.result['msg']
