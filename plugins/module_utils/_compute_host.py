@@ -58,7 +58,7 @@ def server_view(doc):
     flavor = doc.get('flavor') or {}
     return dict(id=doc.get('id'), name=doc.get('name'), status=doc.get('status'),
                 host=doc.get('OS-EXT-SRV-ATTR:host'), task_state=doc.get('OS-EXT-STS:task_state'),
-                power_state=doc.get('OS-EXT-STS:power_state'),
+                vm_state=doc.get('OS-EXT-STS:vm_state'), power_state=doc.get('OS-EXT-STS:power_state'),
                 flavor=dict(name=flavor.get('original_name'), ram=flavor.get('ram'), disk=flavor.get('disk'),
                             ephemeral=flavor.get('ephemeral'), vcpus=flavor.get('vcpus')),
                 fault=(doc.get('fault') or {}).get('message'))

@@ -196,11 +196,16 @@ def judge(kind, before, server, migration, source):
 
 # ---------------------------------------------------------------------------------------------------- evacuate
 
-# Statuses Nova evacuates (compute API: vm_state active, stopped, error; the API's ERROR is left to state_policy,
-# since such a server's guest is in an unknown state). Since Zed, evacuate ignores the task state.
-EVACUATE = ('ACTIVE', 'SHUTOFF')
+# Nova evacuates a server whose vm_state is active, stopped or error (nova/compute/api.py), whatever its task state
+# (since Zed). The API's status is derived from both, so the plan reads the vm_state: a server the failed host left
+# with a task (powering-off, rebooting, ...) still shows the status of that task. ERROR is left to state_policy: its
+# guest's state is unknown.
+EVACUATE_VM_STATES = {'active': dict(status='ACTIVE', power_state=1), 'stopped': dict(status='SHUTOFF', power_state=4)}
 # task states of an evacuation in flight (a re-run follows it rather than issues it again)
 EVACUATE_TASKS = ('rebuilding', 'rebuild_block_device_mapping', 'rebuild_spawning')
+# tasks whose guest may run on another host now (a migration in flight when the host failed): never evacuated
+# without the operator (state_policy key 'task')
+MOVING_TASKS = MOVE_TASKS + ('resize_confirming', 'resize_reverting')
 # Evacuation records the source's nova-compute has not cleaned up yet: it deletes the evacuated guests when it
 # starts again and then moves them to 'completed' (nova/compute/manager.py, _destroy_evacuated_instances). Nova
 # refuses forced_down=false while one is 'done'.
@@ -226,17 +231,38 @@ def evacuated_state(before, end_state):
     return dict(status=before.get('status'), power_state=before.get('power_state'))
 
 
+def evacuation_before(server):
+    """The status and power state a server of the failed host counts as having (from its vm_state), or None when
+    Nova does not evacuate its vm_state (or it is ERROR: left to state_policy)."""
+    known = EVACUATE_VM_STATES.get(server.get('vm_state'))
+    return dict(known) if known else None
+
+
 def plan_evacuation(server, policies):
-    """What an evacuation does with one server of the failed host: like plan_server, with the method evacuate."""
-    if not server.get('task_state') and server.get('status') in EVACUATE:
-        return dict(method='evacuate', blocker=False,
-                    why='evacuate (rebuilt on another host from its image%s)'
-                        % (', stays stopped' if server.get('status') == 'SHUTOFF' else ''))
-    key = 'task' if server.get('task_state') else _STATUS_KEY.get(server.get('status'), 'other')
+    """What an evacuation does with one server of the failed host: a dict with method (evacuate, skip), why and
+    blocker, like plan_server. server: status, vm_state, task_state."""
+    task = server.get('task_state')
+    before = evacuation_before(server)
+    if before and task not in MOVING_TASKS + EVACUATE_TASKS:
+        why = 'evacuate (rebuilt on another host from its image%s)' % (
+            ', stays stopped' if before['status'] == 'SHUTOFF' else '')
+        if task:
+            why += '; task %s was left by the failed host (Nova evacuates whatever the task)' % task
+        return dict(method='evacuate', blocker=False, why=why)
+    key = 'task' if task else _STATUS_KEY.get(server.get('status'), 'other')
     policy = (policies or {}).get(key, 'skip')
-    state = 'task %s in flight' % server['task_state'] if key == 'task' else 'status %s' % server.get('status')
+    state = 'task %s in flight' % task if key == 'task' else 'status %s' % server.get('status')
+    if task in MOVING_TASKS:
+        state += ' (its guest may run on the destination of that move now)'
     effect = ' (refused before anything is evacuated)' if policy == 'fail' else ' (left on the host and reported)'
     return dict(method='skip', blocker=policy == 'fail', why='%s: state_policy %s=%s%s' % (state, key, policy, effect))
+
+
+def refused_stopped(microversion, error):
+    """Whether Nova refused an evacuate call at 2.95 because a nova-compute is older than service version 62: it
+    answers HTTP 400 whose message is the exception's dict, {'currently': N, 'expected': 62}."""
+    return microversion == '2.95' and bool(error) and error.startswith('HTTP 400') and (
+        ('currently' in error and 'expected' in error) or '2.95' in error)
 
 
 def host_problems(service, fenced, check_mode):

@@ -65,6 +65,13 @@ options:
     description:
       - Count the share of O(max_down_share) among the hosts of this aggregate (name or id) only.
     type: str
+  heartbeat_wait:
+    description:
+      - When the host is forced down by someone else (its C(disabled_reason) is not ours), Nova calls it down whatever
+        its heartbeat. Watch its service record this many seconds (longer than nova-compute's C(report_interval), 10 s
+        by default) and refuse when it still reports. C(0) does not watch.
+    type: int
+    default: 15
   check_room:
     description:
       - Refuse when the destinations' free placement resources (VCPU, MEMORY_MB, DISK_GB, allocation ratios and
@@ -216,6 +223,7 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
         fenced=dict(type='bool', default=False),
         end_state=dict(choices=list(hm.END_STATES), default='preserve'),
         max_down_share=dict(type='float', default=0.5),
+        heartbeat_wait=dict(type='int', default=15),
         guard_aggregate=dict(),
         check_room=dict(type='bool', default=True),
     )
@@ -296,6 +304,8 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
         dests = hm.destinations(services, source, p['target_host'], aggregate_hosts)
 
         blockers = hm.host_problems(service, p['fenced'], check)
+        if not blockers and service['forced_down'] and not hm.is_ours(service.get('disabled_reason')):
+            blockers.extend(self._heartbeat(service))
         share = hm.down_share_problem(services, source, p['max_down_share'], p['guard_aggregate'], guard_hosts)
         if share:
             blockers.append(share)
@@ -308,20 +318,37 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
                 refusal = self._room(dests, rows)
             if refusal:
                 blockers.append(refusal)
-        kept = self._earlier(rows)
+        kept = self._episode(source, rows)
         common = dict(destinations=dests, microversion=mv, service=service)
         if blockers or check:
+            blockers = [scrub(b) for b in blockers]
             result = dict(changed=bool(moving) and not blockers, servers=kept + rows, left=self._left(rows),
                           blockers=blockers, summary=self._summary(kept + rows, started), **common)
             if blockers:
-                self.fail_json(msg=scrub('The evacuation of %s refused before anything was evacuated: %s'
-                                         % (source, ' '.join(blockers))), **result)
+                self.fail_json(msg='The evacuation of %s refused before anything was evacuated: %s'
+                                   % (source, ' '.join(blockers)), **result)
             self.exit_json(**result)
         self._mv = mv
         self._moves(source, rows, dests, aggregate_hosts is not None, started, 'evacuation')
         self.exit_json(changed=any(r['status'] in ('moved', 'failed', 'timeout') or r.get('migration') for r in rows),
                        servers=kept + rows, left=self._remaining(source, rows), blockers=[],
                        summary=self._summary(kept + rows, started), **common)
+
+    def _heartbeat(self, service):
+        """A host forced down by someone else may still run: Nova calls it down whatever its heartbeat. Watch its
+        service record for heartbeat_wait seconds; a heartbeat (updated_at moves) refuses the evacuation."""
+        first = service.get('updated_at')
+        deadline = time.monotonic() + self.params['heartbeat_wait']
+        for _look in range(int(self.params['heartbeat_wait'] / 2.0) + 2):
+            if time.monotonic() >= deadline:
+                return []
+            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+            now, _problem = hm.resolve_host(service['host'], self._services())
+            if now and now.get('updated_at') != first:
+                return ['%s is forced down (by someone else: disabled_reason %r), but its nova-compute still reports '
+                        '(its record moved from %s to %s): it is alive. Fence it, or drain it if it is healthy.'
+                        % (service['host'], service.get('disabled_reason'), first, now.get('updated_at'))]
+        return []
 
     def _stock(self, source):
         """Every server of the host with its plan, and the blockers (servers whose state policy is fail)."""
@@ -330,28 +357,64 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
         for server in sorted(self._servers_on(source), key=lambda s: (s['name'] or '', s['id'])):
             plan = hm.plan_evacuation(server, self.params['state_policy'])
             row = ch.row(server, source, plan)
-            if plan['method'] == 'skip':
-                adopted = self._adoptable(server['id'], source) if server.get('task_state') in hm.EVACUATE_TASKS \
-                    else None
-                if adopted and hm.status_before_move(server['power_state']):
-                    row['before']['status'] = hm.status_before_move(server['power_state'])
-                    row.update(method='evacuate', migration=adopted, status='planned', adopted=True,
-                               why='an evacuation of an earlier run is in flight: followed, not issued again')
-                elif plan['blocker']:
-                    blockers.append('server %s (%s): %s' % (server['id'], server['name'], plan['why']))
-                else:
-                    row['error'] = plan['why']
+            in_flight = server.get('task_state') in hm.EVACUATE_TASKS and hm.evacuation_before(server)
+            adopted = self._adoptable(server['id'], source) if plan['method'] == 'skip' and in_flight else None
+            if plan['method'] == 'evacuate':
+                row['before'] = hm.evacuation_before(server)
+            elif adopted:
+                row.update(method='evacuate', migration=adopted, status='planned', adopted=True,
+                           before=hm.evacuation_before(server),
+                           why='an evacuation of an earlier run is in flight: followed, not issued again')
+            elif plan['blocker']:
+                blockers.append('server %s (%s): %s' % (server['id'], server['name'], plan['why']))
+            else:
+                row['error'] = plan['why']
             if row['method'] == 'evacuate':
                 row['expect'] = hm.evacuated_state(row['before'], end_state)
             rows.append(row)
         return rows, blockers
 
     def _adoptable(self, sid, source):
+        """The id of the evacuation record of an earlier run still to follow for this server (not cleaned up, not
+        failed), else None."""
         for mig in sorted(self._migrations(sid), key=lambda m: m.get('created_at') or '', reverse=True):
             if mig.get('source_compute') == source and mig.get('migration_type') == 'evacuation' \
-                    and mig.get('status') in ('accepted', 'pre-migrating'):
+                    and mig.get('status') in hm.EVACUATION_UNCLEANED:
                 return mig.get('id')
         return None
+
+    def _episode(self, source, rows):
+        """The servers of this failure of the host that are no longer on it: its evacuation records not cleaned up
+        (the host has not started since). Those in flight are followed (added to rows, adopted); those done are kept
+        as moved (marked earlier), with the row of O(previous) when it has one. An older incident's records are
+        completed, and its rows are not kept."""
+        here = set(r['id'] for r in rows)
+        previous = dict((r.get('id'), r) for r in (self.params['previous'] or [])[:10000] if isinstance(r, dict))
+        kept = []
+        for mig in self._migrations_from(source, 'evacuation'):
+            sid = mig.get('instance_uuid')
+            if sid in here or mig.get('status') not in hm.EVACUATION_UNCLEANED:
+                continue
+            server = self._server(sid)
+            if server is None or server['host'] == source:
+                continue
+            here.add(sid)
+            if mig.get('status') == 'done':
+                row = dict(previous[sid]) if previous.get(sid, {}).get('status') == 'moved' else dict(
+                    ch.row(server, source, dict(method='evacuate', why='evacuated by an earlier run')),
+                    status='moved', migration=mig.get('id'), to=server['host'])
+                row['earlier'] = True
+                kept.append(row)
+            else:  # in flight, already on its new host: follow it
+                before = (previous.get(sid) or {}).get('before') or hm.evacuation_before(server)
+                if not before:
+                    continue
+                row = ch.row(server, source, dict(method='evacuate', why='an evacuation of an earlier run is in '
+                                                  'flight: followed, not issued again'))
+                row.update(before=before, expect=hm.evacuated_state(before, self.params['end_state']),
+                           migration=mig.get('id'), adopted=True)
+                rows.append(row)
+        return kept
 
     # ------------------------------------------------------------------------------------------ the evacuations
 
@@ -368,7 +431,7 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
         _doc, err = self._api('post', '/servers/%s/action' % row['id'], body, microversion=self._mv)
         if err:
             text = 'Nova refused the evacuation: %s' % err
-            if '2.95' in err:
+            if hm.refused_stopped(self._mv, err):
                 text += ' (end_state=stopped needs every nova-compute at service version 62 or newer: finish their ' \
                         'upgrade, or use end_state=preserve)'
                 self._stop_issuing = scrub('Nova refused end_state=stopped for an earlier server (%s)' % err)
@@ -379,8 +442,10 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
         return True
 
     def _poll(self, row, source, deadline):
-        """Look at one evacuation in flight: None while it goes on, False when it ended (the row is closed)."""
-        migs = self._migrations(row['id'])
+        """Look at one evacuation in flight: None while it goes on, False when it ended (the row is closed). A look
+        the API does not answer (a passing error) is a look again, until the row's deadline."""
+        doc, err = self._api('get', '/os-migrations?instance_uuid=%s' % row['id'])
+        migs = [] if err else doc.get('migrations') or []
         if row.get('migration'):
             mig = next((m for m in migs if m.get('id') == row['migration']), None)
         else:
@@ -389,6 +454,9 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
             mig = new[-1] if new else None
             if mig:
                 row['migration'] = mig.get('id')
+        if mig and hm.migration_over('evacuate', mig) and self._server(row['id']) is None \
+                and time.monotonic() < row['deadline']:
+            return None  # the server could not be read: look again
         if mig and hm.migration_over('evacuate', mig):
             server = self._server(row['id']) or {}
             good, why = hm.judge('evacuate', row['expect'], server, mig, source)

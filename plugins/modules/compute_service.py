@@ -154,6 +154,7 @@ import time
 
 from ansible_collections.openstack.cloud.plugins.module_utils.openstack import OpenStackModule
 from ansible_collections.rolling.openstack.plugins.module_utils._compute_services import service_to_dict
+from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage import scrub
 
 _POLL_SECONDS = 2
 
@@ -209,8 +210,8 @@ class ComputeServiceModule(OpenStackModule):
             return self.conn.compute.update_service_forced_down(service, service.host, service.binary,
                                                                 forced=forced) or service
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            self.fail_json(msg='Nova refused to %s the %s of %s: %s' % (
-                'force down' if forced else 'unset forced_down of', service.binary, service.host, exc),
+            self.fail_json(msg=scrub('Nova refused to %s the %s of %s: %s' % (
+                'force down' if forced else 'unset forced_down of', service.binary, service.host, exc)),
                 previous=service_to_dict(service))
 
     def _wait_for_builds(self):

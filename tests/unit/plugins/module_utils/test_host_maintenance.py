@@ -98,21 +98,34 @@ def test_status_before_move():
 
 # ---------------------------------------------------------------------------------------------------- evacuate
 
-@pytest.mark.parametrize('status, task, method', [
-    ('ACTIVE', None, 'evacuate'), ('SHUTOFF', None, 'evacuate'), ('PAUSED', None, 'skip'), ('ERROR', None, 'skip'),
-    ('SUSPENDED', None, 'skip'), ('RESCUE', None, 'skip'), ('VERIFY_RESIZE', None, 'skip'),
-    ('ACTIVE', 'rebooting', 'skip'),
+@pytest.mark.parametrize('status, vm_state, task, method', [
+    ('ACTIVE', 'active', None, 'evacuate'), ('SHUTOFF', 'stopped', None, 'evacuate'),
+    ('REBOOT', 'active', 'rebooting', 'evacuate'),  # a task the failed host left: Nova evacuates it all the same
+    ('ACTIVE', 'active', 'powering-off', 'evacuate'),
+    ('MIGRATING', 'active', 'migrating', 'skip'),  # its guest may run on the destination
+    ('RESIZE', 'active', 'resize_migrating', 'skip'),
+    ('REBUILD', 'active', 'rebuilding', 'skip'),  # an evacuation in flight: followed by the module, not planned here
+    ('PAUSED', 'paused', None, 'skip'), ('ERROR', 'error', None, 'skip'), ('SUSPENDED', 'suspended', None, 'skip'),
+    ('RESCUE', 'rescued', None, 'skip'), ('VERIFY_RESIZE', 'resized', None, 'skip'),
 ])
-def test_plan_evacuation(status, task, method):
-    plan = hm.plan_evacuation(dict(status=status, task_state=task), {})
-    assert plan['method'] == method and plan['blocker'] is False
+def test_plan_evacuation(status, vm_state, task, method):
+    plan = hm.plan_evacuation(dict(status=status, vm_state=vm_state, task_state=task), {})
+    assert plan['method'] == method and plan['blocker'] is False, plan
 
 
 def test_plan_evacuation_fail_policy_blocks_per_key():
-    assert hm.plan_evacuation(dict(status='ERROR'), {'error': 'fail'})['blocker'] is True
-    assert hm.plan_evacuation(dict(status='PAUSED'), {'other': 'fail'})['blocker'] is True
-    assert hm.plan_evacuation(dict(status='ACTIVE', task_state='x'), {'task': 'fail'})['blocker'] is True
-    assert hm.plan_evacuation(dict(status='ACTIVE'), {'task': 'fail'})['blocker'] is False
+    assert hm.plan_evacuation(dict(status='ERROR', vm_state='error'), {'error': 'fail'})['blocker'] is True
+    assert hm.plan_evacuation(dict(status='PAUSED', vm_state='paused'), {'other': 'fail'})['blocker'] is True
+    plan = hm.plan_evacuation(dict(status='MIGRATING', vm_state='active', task_state='migrating'), {'task': 'fail'})
+    assert plan['blocker'] is True and 'may run on the destination' in plan['why']
+    assert hm.plan_evacuation(dict(status='ACTIVE', vm_state='active'), {'task': 'fail'})['blocker'] is False
+
+
+def test_refused_stopped_matches_what_nova_answers():
+    assert hm.refused_stopped('2.95', "HTTP 400: {'currently': 61, 'expected': 62}")
+    assert not hm.refused_stopped('2.94', "HTTP 400: {'currently': 61, 'expected': 62}")
+    assert not hm.refused_stopped('2.95', 'HTTP 409: Cannot evacuate instance while it is in vm_state paused')
+    assert not hm.refused_stopped('2.95', None)
 
 
 def test_evacuate_microversion_never_forces_and_follows_the_end_state():

@@ -57,12 +57,20 @@ class FakeNova:
         self.free_ram = free_ram
         self.migrations = []
         self.calls = []
+        self.flaky = 0  # the next looks at a server's migrations that get HTTP 503
+        self.heartbeats = False  # every look at the services moves cmp2's updated_at
 
     def get(self, url, **kw):
         assert kw.get('microversion') == '2.84'
         self.calls.append(('GET', url))
         path, _sep, query = url.partition('?')
         q = dict(p.split('=', 1) for p in query.split('&') if p)
+        if path == '/os-migrations' and 'instance_uuid' in q and self.flaky > 0:
+            self.flaky -= 1
+            return Resp(503, {'error': {'message': 'Service Unavailable'}})
+        if path == '/os-services' and self.heartbeats:
+            for s in self.services:
+                s['updated_at'] = '2026-12-07T10:00:%02d.000000' % (len(self.calls) % 60)
         if path == '/':
             return Resp(200, {'version': {'version': self.version}})
         if path == '/os-services':
@@ -108,8 +116,11 @@ class FakeNova:
         return Resp(200)
 
     def _view(self, s):
+        vm_state = s.get('vm_state') or {'ACTIVE': 'active', 'SHUTOFF': 'stopped', 'PAUSED': 'paused', 'ERROR': 'error',
+                                         'SUSPENDED': 'suspended'}.get(s['status'], 'active')
         return {'id': s['id'], 'name': s['name'], 'status': s['status'], 'OS-EXT-SRV-ATTR:host': s['host'],
                 'OS-EXT-STS:task_state': s.get('task_state'), 'OS-EXT-STS:power_state': s['power'],
+                'OS-EXT-STS:vm_state': vm_state,
                 'flavor': {'original_name': 'm1', 'ram': s['ram'], 'disk': 10, 'ephemeral': 0, 'vcpus': 1},
                 'user_data': 'c2VjcmV0'}
 
@@ -209,8 +220,8 @@ def test_stopped_end_state_on_an_old_api_is_refused_before_anything(evacuate):
 
 
 def test_nova_refusing_2_95_for_old_computes_stops_after_the_first_and_says_why(evacuate):
-    nova = FakeNova([server(1), server(2), server(3)], refuse='Starting with microversion 2.95, evacuate API will '
-                    'stop instance on destination. Required version for compute 62, current version 61')
+    # what Nova really answers: NotSupportedComputeForEvacuateV295 is raised with a dict as its message
+    nova = FakeNova([server(1), server(2), server(3)], refuse="{'currently': 61, 'expected': 62}")
     res = evacuate(nova, end_state='stopped', concurrency=1)
     assert len(posts(nova)) == 1
     rows = res.result['servers']
@@ -330,3 +341,68 @@ def test_bad_numbers_are_refused_naming_the_value(evacuate):
 def test_partial_host_name_is_refused(evacuate):
     res = evacuate(FakeNova([server(1)]), host='cmp')
     assert res.failed and 'only part of (or contains) cmp1, cmp2, cmp20, cmp3' in res.result['msg']
+
+
+def test_an_evacuation_mid_rebuild_is_followed_whatever_its_power_state(evacuate):
+    """On the destination Nova sets the power state to NOSTATE (0) while it rebuilds: the plan reads the vm_state."""
+    nova = FakeNova([server(1, power=0, task_state='rebuild_spawning')])
+    nova.servers[server(1)['id']].update(was=('ACTIVE', 1), mv='2.94')
+    nova.migrations.append(dict(id=8, instance_uuid=server(1)['id'], migration_type='evacuation',
+                                status='pre-migrating', source_compute='cmp2', dest_compute='cmp1',
+                                created_at='2026-12-07T09:59:00'))
+    res = evacuate(nova)
+    assert not posts(nova)
+    row = res.result['servers'][0]
+    assert row['status'] == 'moved' and row['migration'] == 8 and row['expect'] == {'status': 'ACTIVE',
+                                                                                    'power_state': 1}, row
+
+
+def test_a_rerun_without_the_report_keeps_this_failure_s_evacuations(evacuate):
+    """An interrupted run left no report: the records not cleaned up yet say what this failure moved, and one still
+    in flight (its server already on the destination) is followed."""
+    nova = FakeNova([server(1, host='cmp3'), server(2, host='cmp1', task_state='rebuilding', power=0),
+                     server(3, host='cmp1'), server(4)])
+    nova.servers[server(2)['id']].update(was=('ACTIVE', 1), mv='2.94')
+    nova.migrations += [
+        dict(id=1, instance_uuid=server(1)['id'], migration_type='evacuation', status='done', source_compute='cmp2',
+             dest_compute='cmp3', created_at='2026-12-07T09:58:00'),
+        dict(id=2, instance_uuid=server(2)['id'], migration_type='evacuation', status='pre-migrating',
+             source_compute='cmp2', dest_compute='cmp1', created_at='2026-12-07T09:58:01'),
+        # an older failure of cmp2, cleaned up since: not a row of this one
+        dict(id=3, instance_uuid=server(3)['id'], migration_type='evacuation', status='completed',
+             source_compute='cmp2', dest_compute='cmp1', created_at='2026-11-01T09:58:01')]
+    res = evacuate(nova)
+    assert not res.failed, res.result
+    rows = {r['name']: r for r in res.result['servers']}
+    assert sorted(rows) == ['vm-1', 'vm-2', 'vm-4']
+    assert rows['vm-1']['status'] == 'moved' and rows['vm-1'].get('earlier') is True and rows['vm-1']['to'] == 'cmp3'
+    assert rows['vm-2']['status'] == 'moved' and rows['vm-2']['migration'] == 2
+    assert rows['vm-4']['status'] == 'moved'
+    assert [c[1] for c in posts(nova)] == ['/servers/%s/action' % server(4)['id']]  # only vm-4 issued
+
+
+def test_a_passing_api_error_while_following_is_a_look_again(evacuate):
+    nova = FakeNova([server(1)])
+    nova.flaky = 0
+    real_post = nova.post
+
+    def post(url, json=None, **kw):  # pylint: disable=redefined-outer-name
+        resp = real_post(url, json=json, **kw)
+        nova.flaky = 2  # the two next looks at its migrations fail
+        return resp
+    nova.post = post
+    res = evacuate(nova)
+    assert not res.failed and res.result['servers'][0]['status'] == 'moved', res.result
+
+
+def test_a_host_forced_down_by_someone_else_that_still_reports_is_refused(evacuate):
+    services = [svc('cmp1'), svc('cmp2', state='down', status='disabled', forced=True, reason='masakari'), svc('cmp3')]
+    nova = FakeNova([server(1)], services=services)
+    nova.heartbeats = True
+    res = evacuate(nova, check=True)
+    assert res.failed and 'still reports' in res.result['msg'] and 'it is alive' in res.result['msg']
+    quiet = FakeNova([server(1)], services=[dict(s) for s in services])
+    assert not evacuate(quiet, check=True).failed  # no heartbeat in heartbeat_wait: a dead host
+    ours = FakeNova([server(1)])  # forced down by our earlier run: not watched
+    ours.heartbeats = True
+    assert not evacuate(ours, check=True).failed
