@@ -383,6 +383,20 @@ def left_line(row):
     return '%s %s (%s): %s' % (row.get('id'), row.get('name'), row.get('status'), row.get('error') or 'not moved')
 
 
+def unfinished(result):
+    """The servers a drain or an evacuation did not finish, one line each: those still on the host (left), then the
+    rows that failed, timed out or did not start although their server left the host (a rebuild that ended in the
+    wrong state, a move still running at its timeout). Empty when everything moved."""
+    left = result.get('left') or []
+    here = set(r.get('id') for r in left)
+    lines = [left_line(r) for r in left]
+    for row in result.get('servers') or []:
+        if row.get('id') not in here and row.get('status') in ('failed', 'timeout', 'not started'):
+            lines.append('%s %s (now on %s): %s' % (row.get('id'), row.get('name'), row.get('to') or 'unknown',
+                                                    row.get('error') or row.get('status')))
+    return lines
+
+
 def table_text(rows, title):
     """The per-server table as text (for the report file and the log)."""
     cols = ('id', 'name', 'from', 'to', 'method', 'migration', 'status', 'seconds', 'error')

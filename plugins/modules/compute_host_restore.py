@@ -159,6 +159,16 @@ class ComputeHostRestoreModule(ch.ComputeHostModule):
                             % (len(uncleaned), host, records, host))
         return problems
 
+    def _unschedulable(self, host, deadline):
+        """Why the enabled host still takes no new server (None when it does), after a bounded wait."""
+        marked = self._wait_schedulable(host, deadline)
+        if not marked:
+            return None
+        return ('%s is enabled, but placement still marks its resource provider(s) %s COMPUTE_STATUS_DISABLED after '
+                '%d s, so the scheduler places nothing there: its nova-compute syncs that trait at start and every '
+                'update_available_resource_interval. Look at nova-compute on %s, then run again: it checks again.'
+                % (host, ', '.join(marked), self.params['wait_timeout'], host))
+
     def _wait_schedulable(self, host, deadline):
         """Wait (bounded) until placement no longer marks the host's resource providers COMPUTE_STATUS_DISABLED
         (Nova clears that trait by an RPC to the compute when it is enabled, or at its next resource sync). Returns
@@ -199,19 +209,30 @@ class ComputeHostRestoreModule(ch.ComputeHostModule):
         previous = dict(service)
         host = service['host']
         ours = hm.is_ours(service.get('disabled_reason'))
+        unforce = service['forced_down']
+        enable = service['status'] == 'disabled' and ours and p['enable']
         actions = []
-        if service['forced_down']:
-            actions.append('unset forced_down')
-        if service['forced_down'] or service['state'] != 'up' or service['status'] == 'disabled':
-            actions.insert(0, 'wait for a heartbeat of its nova-compute and for its evacuated guests to be cleaned up')
-        if service['forced_down'] or service['state'] != 'up':
-            actions.append('wait until up')
-        if service['status'] == 'disabled' and ours and p['enable']:
+        if unforce or enable:
+            actions.append('wait for a heartbeat of its nova-compute and for its evacuated guests to be cleaned up')
+        if unforce:
+            actions += ['unset forced_down', 'wait until up']
+        if enable:
             actions.append('enable (the disable was ours)')
         kept = service.get('disabled_reason') if service['status'] == 'disabled' and not ours else None
         result = dict(previous=previous, actions=actions, kept_disabled=kept)
 
-        if not actions:  # enabled (or not ours), up, not forced down: nothing to do
+        if not actions:  # not forced down, and enabled or disabled by someone else: nothing of ours to undo
+            blockers = []
+            if service['state'] != 'up':
+                self.warn('the nova-compute of %s is down: nothing of ours to undo, but it is not in service.' % host)
+            elif service['status'] == 'enabled' and not self.ansible.check_mode:
+                # an earlier run enabled it: the scheduler must be able to use it (read-only, bounded)
+                problem = self._unschedulable(host, deadline)
+                if problem:
+                    blockers.append(problem)
+            if blockers:
+                self.fail_json(msg=' '.join(blockers), changed=False, service=service, blockers=blockers,
+                               uncleaned=[], seconds=round(time.monotonic() - started, 1), **result)
             self.exit_json(changed=False, service=service, blockers=[], uncleaned=self._uncleaned(host),
                            seconds=round(time.monotonic() - started, 1), **result)
 
@@ -258,14 +279,10 @@ class ComputeHostRestoreModule(ch.ComputeHostModule):
                 self.fail_json(msg=scrub('Nova refused to enable %s: %s' % (host, err)), changed=True,
                                service=service, seconds=round(time.monotonic() - started, 1), **result)
             service = self._service()
-            marked = self._wait_schedulable(host, deadline)
-            if marked:
-                self.fail_json(msg='%s is enabled, but placement still marks its resource provider(s) %s '
-                                   'COMPUTE_STATUS_DISABLED after %d s, so the scheduler places nothing there: its '
-                                   'nova-compute syncs that trait at start and every update_available_resource_interval'
-                                   '. Look at nova-compute on %s, then run again.'
-                                   % (host, ', '.join(marked), p['wait_timeout'], host),
-                               changed=True, service=service, seconds=round(time.monotonic() - started, 1), **result)
+            problem = self._unschedulable(host, deadline)
+            if problem:
+                self.fail_json(msg=problem, changed=True, service=service,
+                               seconds=round(time.monotonic() - started, 1), **result)
         self.exit_json(changed=True, service=service, seconds=round(time.monotonic() - started, 1), **result)
 
 

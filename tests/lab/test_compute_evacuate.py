@@ -17,7 +17,8 @@ after test_compute_drain.py, on 2026.2; no redeployment). The host "fails" by th
    does not exist, a fencing hook that does not exist;
 3. cmp2 alive: the evacuation is refused (Nova reports it up: drain it instead), nothing changes;
 4. cmp2 fails (lab kill); once Nova reports it down: refused without fencing, refused by the partition guard
-   (max_down_share 0.2, 1 of 3 down), --check prints the plan and changes nothing;
+   (max_down_share 0.2, 1 of 3 down), stopped by a fencing hook that does not report the host off (and by an extra
+   var that tries to), --check prints the plan and changes nothing;
 5. the evacuation with the fencing hook under tests/lab/probe.py: every server of cmp2 is rebuilt on another host
    with the status and power state it had (end_state preserve), its evacuation record done, cmp2 forced down and
    disabled with our reason, the report has the table, 0 failed probe requests; a re-run changes nothing;
@@ -230,6 +231,19 @@ def test_too_many_computes_down_is_refused(ctx, cmp2_failed, figures):
     _assert_refused(ctx, run, "partition-guard", ["1 of the 3 nova-compute hosts of the cloud are down",
                                                   "network partition"])
     assert _lab("power", "cmp2").returncode == 3
+    assert not _services(ctx.conn)["cmp2"].is_forced_down
+
+
+def test_a_hook_that_does_not_report_the_host_off_stops_the_run(ctx, cmp2_failed, figures):
+    run = _run(ctx, "fence-fails", figures, compute_evacuate_host="cmp2",
+               compute_evacuate_fence_tasks=str(uh.REPO / "tests" / "lab" / "fence_fails.yml"))
+    _assert_refused(ctx, run, "fence-fails", ["did not report cmp2 off", "nothing was forced down or evacuated"])
+    svc = _services(ctx.conn)["cmp2"]
+    assert svc.status == "enabled" and not svc.is_forced_down, (svc.status, svc.is_forced_down)
+    # an extra var cannot stand in for the hook
+    run = _run(ctx, "fence-extra-var", figures, compute_evacuate_host="cmp2", compute_evacuate_fence_off=True,
+               compute_evacuate_fence_tasks=str(uh.REPO / "tests" / "lab" / "fence_fails.yml"))
+    _assert_refused(ctx, run, "fence-extra-var", ["only the hook may set it"])
     assert not _services(ctx.conn)["cmp2"].is_forced_down
 
 

@@ -196,3 +196,17 @@ def test_room_problem():
     big = dict(need, VCPU=5)  # fits the sum (6) but not max_unit (4)
     assert 'fits on no destination' in hm.room_problem('cmp2', [big], {'cmp1': room})
     assert hm.room_problem('cmp2', [], {}) is None
+
+
+def test_unfinished_names_left_and_failed_elsewhere():
+    result = dict(left=[dict(id='a', name='vm-a', status='ACTIVE', error='No valid host')], servers=[
+        dict(id='a', name='vm-a', status='failed', error='No valid host'),
+        dict(id='b', name='vm-b', status='moved', to='cmp3'),
+        dict(id='c', name='vm-c', status='failed', to='cmp3', error='its status is ACTIVE (want SHUTOFF)'),
+        dict(id='d', name='vm-d', status='timeout', error='timed out'),
+        dict(id='e', name='vm-e', status='not started')])
+    lines = hm.unfinished(result)
+    assert lines[0] == 'a vm-a (ACTIVE): No valid host'
+    assert lines[1] == 'c vm-c (now on cmp3): its status is ACTIVE (want SHUTOFF)'
+    assert lines[2:] == ['d vm-d (now on unknown): timed out', 'e vm-e (now on unknown): not started']
+    assert hm.unfinished(dict(left=[], servers=[dict(id='b', status='moved')])) == []

@@ -203,3 +203,20 @@ def test_bad_numbers_are_refused(restore):
     assert res.failed and 'wait_timeout=-1' in res.result['msg']
     res = restore(FakeNova(), poll_interval=0)
     assert res.failed and 'poll_interval=0' in res.result['msg']
+
+
+def test_a_host_disabled_by_someone_else_is_left_unchanged_without_waiting(restore):
+    nova = FakeNova(forced=False, reason='hardware ticket 4711', state='up', records=0, back_after=None)
+    res = restore(nova)
+    assert not res.failed and res.result['changed'] is False and res.result['actions'] == []
+    assert res.result['kept_disabled'] == 'hardware ticket 4711' and nova.puts == []
+    assert nova.looks == 1  # no heartbeat wait
+
+
+def test_a_rerun_after_the_trait_did_not_clear_checks_it_again(restore):
+    nova = FakeNova(forced=False, status='enabled', reason=None, state='up', records=0,
+                    trait_clears_after=10 ** 6)
+    res = restore(nova, wait_timeout=30)
+    assert res.failed and 'COMPUTE_STATUS_DISABLED' in res.result['msg'] and nova.puts == []
+    nova = FakeNova(forced=False, status='enabled', reason=None, state='up', records=0, trait_clears_after=0)
+    assert not restore(nova).failed
