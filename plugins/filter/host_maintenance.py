@@ -23,6 +23,8 @@ class FilterModule:
             'host_plan_line': hm.plan_line,
             # row | host_left_line -> one server left on the host, for the failure message
             'host_left_line': hm.left_line,
+            # reports | host_move_back_ids(host, disabled_reason) -> the servers to move back onto host
+            'host_move_back_ids': hm.move_back_ids,
             # result | host_unfinished -> one line per server not moved (left on the host, or failed elsewhere)
             'host_unfinished': hm.unfinished,
             # disabled_reason | host_disabled_by_us -> whether the disable was ours

@@ -224,9 +224,9 @@ class ComputeHostModule(OpenStackModule):
         """The next row to start (None: none may start now). The drain overrides it (live migrations per source)."""
         return queue[0]
 
-    def _moves(self, source, rows, dests, by_aggregate, started, what):
-        """Start the planned rows with bounded concurrency (to target_host, or spread over the aggregate's hosts),
-        follow each with _poll until it ends, within the overall timeout. _start(row, dest) -> True when something
+    def _moves(self, source, rows, dests, by_aggregate, started, what, target=None):
+        """Start the planned rows with bounded concurrency (to target, else target_host, else spread over the
+        aggregate's hosts), follow each with _poll until it ends, within the overall timeout. _start(row, dest) -> True when something
         is in flight; _poll(row, source, deadline) -> None while it goes on, False when it ended, True when the row
         must be started again (the drain's confirm-then-move); _timeout(row, migration) closes a row still in
         flight when the looks ran out."""
@@ -242,7 +242,7 @@ class ComputeHostModule(OpenStackModule):
                 if pick is None:
                     break
                 queue.remove(pick)
-                dest = p['target_host'] or (hm.pick_destination(dests, load) if by_aggregate else None)
+                dest = target or p.get('target_host') or (hm.pick_destination(dests, load) if by_aggregate else None)
                 if self._start(pick, dest):
                     load[dest] = load.get(dest, 0) + 1
                     inflight.append(pick)
@@ -271,6 +271,110 @@ class ComputeHostModule(OpenStackModule):
                      error=next((r.get('error') for r in rows if r['id'] == s['id'] and r.get('error')), None)
                      or next((r.get('why') for r in rows if r['id'] == s['id']), None))
                 for s in self._servers_on(source)]
+
+
+class MigrationMoves(ComputeHostModule):
+    """The live and cold migrations (and resize confirms) of compute_host_drain and compute_host_move_back: how one
+    row is started, followed, judged and timed out. A row's source is row['from']."""
+
+    def _pick(self, queue, inflight):
+        """The first row that may start: live migrations are also bounded per source (live_concurrency)."""
+        live_now = sum(1 for r in inflight if r['method'] == 'live')
+        return next((r for r in queue if r['method'] != 'live' or live_now < self.params['live_concurrency']), None)
+
+    def _start(self, row, dest):
+        """Issue the move of one row (or adopt the one in flight). True when something is in flight."""
+        sid = row['id']
+        row['t0'] = time.monotonic()
+        row['deadline'] = row['t0'] + hm.server_timeout(row['flavor'], self.params['server_timeout'],
+                                                        self.params['server_timeout_per_gib'])
+        if row.pop('adopted', False):
+            return True  # an earlier run's migration in flight: followed, not issued again
+        row['known'] = [m.get('id') for m in self._migrations(sid)]
+        if row['method'] == 'live':
+            body = {'os-migrateLive': {'block_migration': 'auto', 'host': dest}}
+        elif row['method'] == 'cold':
+            body = {'migrate': {'host': dest} if dest else None}
+        else:
+            body = {'confirmResize': None}
+        _doc, err = self._api('post', '/servers/%s/action' % sid, body)
+        if err:
+            row.update(status='failed', error=scrub('Nova refused the %s: %s' % (
+                {'live': 'live migration', 'cold': 'cold migration', 'confirm': 'confirm'}[row['method']], err)),
+                seconds=0.0)
+            return False
+        return True
+
+    def _find_migration(self, row):
+        kinds = {'live': ('live-migration',), 'cold': ('migration', 'resize'), 'confirm': ('migration', 'resize')}
+        new = [m for m in self._migrations(row['id'])
+               if m.get('id') not in (row.get('known') or []) and m.get('migration_type') in kinds[row['method']]]
+        if not new and row['method'] == 'confirm':
+            new = [m for m in self._migrations(row['id']) if m.get('status') in ('finished', 'confirming', 'confirmed')]
+        return sorted(new, key=lambda m: m.get('created_at') or '')[-1] if new else None
+
+    def _poll(self, row, _source, deadline):
+        """Look at one move in flight (its source is row['from']). Returns None while it goes on, False when it ended,
+        True when the server has to be moved again (it was confirmed on its source)."""
+        mig = None
+        if row.get('migration'):
+            mig = next((m for m in self._migrations(row['id']) if m.get('id') == row['migration']), None)
+        else:
+            mig = self._find_migration(row)
+            if mig:
+                row['migration'] = mig.get('id')
+        status = (mig or {}).get('status')
+        kind = row['method']
+        if status == hm.COLD_FINISHED and kind in ('cold', 'confirm'):
+            if kind == 'cold' and not row.get('confirmed'):
+                server = self._server(row['id'])
+                if server and server['status'] == 'VERIFY_RESIZE' and not server['task_state']:
+                    _doc, err = self._api('post', '/servers/%s/action' % row['id'], {'confirmResize': None})
+                    if err:
+                        return self._end(row, False, 'the confirm of its cold migration failed: %s' % err)
+                    row['confirmed'] = True
+        elif mig and hm.migration_over(kind if kind != 'confirm' else 'cold', mig):
+            server = self._server(row['id']) or {}
+            if kind == 'confirm':
+                if status == 'confirmed' and server.get('host') == row['from']:
+                    nxt = hm.after_confirm(server.get('status'))
+                    if nxt:
+                        row.update(method=nxt, migration=None, status='planned', before=dict(
+                            status=server['status'], power_state=server['power_state']),
+                            why='confirmed on %s, then %s' % (row['from'], 'live migration' if nxt == 'live' else
+                                                              'cold migration'))
+                        return True
+                good = status == 'confirmed' and server.get('host') != row['from']
+                return self._end(row, good, None if good else self._why(row, server, mig), server)
+            good, why = hm.judge(kind, row['before'], server, mig, row['from'])
+            if not good and server.get('task_state') and status in hm.FINAL_GOOD[kind] \
+                    and time.monotonic() < row['deadline']:
+                return None  # the record is final, the server's task not yet: look again
+            return self._end(row, good, None if good else self._why(row, server, mig, why), server)
+        if time.monotonic() >= min(row['deadline'], deadline):
+            return self._timeout(row, mig)
+        return None
+
+    def _why(self, row, server, mig, why=None):
+        reason = self._nova_reason(row['id'], server.get('fault'))
+        text = why or 'its migration record is %s' % (mig or {}).get('status')
+        return '%s%s' % (text, ('. Nova: %s' % reason) if reason else '')
+
+    def _timeout(self, row, mig):
+        action = self.params['on_timeout']
+        said = 'left to run'
+        if row['method'] == 'live' and mig and action != 'leave':
+            if action == 'abort':
+                _doc, err = self._api('delete', '/servers/%s/migrations/%s' % (row['id'], mig.get('id')))
+                said = 'aborted' if not err else 'abort refused (%s)' % err
+            else:
+                _doc, err = self._api('post', '/servers/%s/migrations/%s/action' % (row['id'], mig.get('id')),
+                                      {'force_complete': None})
+                said = 'force-completed' if not err else 'force complete refused (%s)' % err
+        self._end(row, False, 'timed out after %d s with its migration record %s; %s (on_timeout=%s)' % (
+            round(time.monotonic() - row['t0']), (mig or {}).get('status') or 'not yet created', said, action))
+        row['status'] = 'timeout'
+        return False
 
 
 def row(server, source, plan):

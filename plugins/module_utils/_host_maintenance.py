@@ -383,6 +383,39 @@ def left_line(row):
     return '%s %s (%s): %s' % (row.get('id'), row.get('name'), row.get('status'), row.get('error') or 'not moved')
 
 
+def move_back_ids(reports, host, disabled_reason):
+    """The servers to move back onto `host` once it is in service again: those that the drain or the evacuation
+    which took it out of service moved away. reports: the host's report documents (kind, generated, servers).
+    disabled_reason: the host's reason before the return to service. A disable of ours names the operation (drain or
+    evacuate) and its time: only that operation's report, written at or after it, counts. Otherwise (the host was
+    returned to service by an earlier run) the newest of the reports counts. An older report's servers may have been
+    placed elsewhere on purpose since: they stay where they are."""
+    docs = [d for d in reports or [] if isinstance(d, dict) and d.get('kind') in ('drain', 'evacuate')]
+    if is_ours(disabled_reason) and len(disabled_reason.split()) >= 3:
+        _marker, kind, when = disabled_reason.split()[:3]
+        docs = [d for d in docs if d.get('kind') == kind and (d.get('generated') or '') >= when]
+    docs = sorted(docs, key=lambda d: d.get('generated') or '')[-1:]
+    ids = []
+    for doc in docs:
+        for row in doc.get('servers') or []:
+            if row.get('status') == 'moved' and row.get('from') == host and row.get('id') not in ids:
+                ids.append(row['id'])
+    return ids
+
+
+def plan_move_back(server, host):
+    """How one server goes back onto `host`: a dict with method (live, cold, skip) and why."""
+    if server.get('host') == host:
+        return dict(method='skip', why='already on %s' % host, here=True)
+    method = MOVE.get(server.get('status')) if not server.get('task_state') else None
+    if method in ('live', 'cold'):
+        return dict(method=method, why='%s back to %s' % ('live migration' if method == 'live' else
+                                                          'cold migration, then confirm', host))
+    state = 'task %s in flight' % server['task_state'] if server.get('task_state') else \
+        'status %s' % server.get('status')
+    return dict(method='skip', why='%s: not moved back (move it yourself when it is settled)' % state)
+
+
 def unfinished(result):
     """The servers a drain or an evacuation did not finish, one line each: those still on the host (left), then the
     rows that failed, timed out or did not start although their server left the host (a rebuild that ended in the

@@ -25,7 +25,8 @@ after test_compute_drain.py, on 2026.2; no redeployment). The host "fails" by th
 6. the return to service refused while cmp2 is off (no heartbeat, evacuation records not cleaned up), nothing
    changes; cmp2 started (lab start): the return to service succeeds (heartbeat seen, records completed, forced
    down unset, up, enabled), and the evacuated guests are gone from cmp2's lab driver state; a re-run changes
-   nothing;
+   nothing; then with compute_restore_move_back the evacuated servers come back to cmp2 as they were (live, and
+   cold + confirm for the stopped one); a re-run changes nothing;
 7. end_state stopped with the operator's acknowledgement (compute_evacuate_fenced) instead of a hook: cmp3 fails,
    its running server is rebuilt stopped (microversion 2.95); cmp3 started and returned to service.
 
@@ -112,8 +113,9 @@ def ctx(lab, artifacts, figures):
     _return_all(conn, work, extra)
     uh.wait_services_up(conn, uh.expected_services(lab), timeout=180)
     for host in ("cmp2", "cmp3"):
-        for suffix in (".json", ".txt"):
-            (REPORT_DIR / f"compute-evacuate-{host}{suffix}").unlink(missing_ok=True)
+        for kind in ("evacuate", "move-back"):
+            for suffix in (".json", ".txt"):
+                (REPORT_DIR / f"compute-{kind}-{host}{suffix}").unlink(missing_ok=True)
     tag = uuid.uuid4().hex[:6]
     placements = [(f"evc-{tag}-cmp2-{i}", "cmp2", None) for i in range(4)]
     placements += [(f"evc-{tag}-cmp1", "cmp1", None), (f"evc-{tag}-cmp3", "cmp3", None)]
@@ -346,6 +348,25 @@ def test_restore_returns_the_host_once_it_has_cleaned_up(ctx, restored):
 
 def test_rerestore_changes_nothing(ctx, restored, figures):
     run = _run(ctx, "restore-cmp2-again", figures, playbook=RESTORE, compute_restore_host="cmp2")
+    assert run.rc == 0, run.fail_text()
+    assert not _changed_hosts(run), run.recap()
+
+
+def test_move_back_returns_the_evacuated_servers_to_the_host(ctx, restored, figures):
+    """compute_restore_move_back on cmp2 (in service already): the servers its evacuation moved away come back,
+    running ones live-migrated, the stopped one cold-migrated and confirmed, each as it was; a re-run changes
+    nothing."""
+    run = _run(ctx, "move-back-cmp2", figures, playbook=RESTORE, compute_restore_host="cmp2",
+               compute_restore_move_back=True)
+    assert run.rc == 0, run.fail_text(60)
+    after = _where(ctx.conn, ctx.servers)
+    for sid in _on(ctx, "cmp2"):
+        assert after[sid] == ctx.before[sid], f"{ctx.names[sid]}: {ctx.before[sid]} -> {after[sid]}"
+    doc = json.loads((REPORT_DIR / "compute-move-back-cmp2.json").read_text())
+    assert sorted(r["name"] for r in doc["servers"] if r["status"] == "moved") == \
+        sorted(ctx.names[sid] for sid in _on(ctx, "cmp2")), doc["servers"]
+    run = _run(ctx, "move-back-cmp2-again", figures, playbook=RESTORE, compute_restore_host="cmp2",
+               compute_restore_move_back=True)
     assert run.rc == 0, run.fail_text()
     assert not _changed_hosts(run), run.recap()
 

@@ -210,3 +210,28 @@ def test_unfinished_names_left_and_failed_elsewhere():
     assert lines[1] == 'c vm-c (now on cmp3): its status is ACTIVE (want SHUTOFF)'
     assert lines[2:] == ['d vm-d (now on unknown): timed out', 'e vm-e (now on unknown): not started']
     assert hm.unfinished(dict(left=[], servers=[dict(id='b', status='moved')])) == []
+
+
+def test_move_back_ids_take_the_operation_that_took_the_host_out():
+    def doc(kind, generated, *rows):
+        return dict(kind=kind, generated=generated, servers=[dict(id=i, status=s, **{'from': f}) for i, s, f in rows])
+    old_drain = doc('drain', '2026-11-01T10:00:00Z', ('old', 'moved', 'cmp2'))
+    evac = doc('evacuate', '2026-12-07T10:05:00Z', ('a', 'moved', 'cmp2'), ('b', 'failed', 'cmp2'),
+               ('c', 'moved', 'cmp9'), ('a', 'moved', 'cmp2'))
+    reason = 'rolling.openstack evacuate 2026-12-07T10:00:00Z'
+    assert hm.move_back_ids([old_drain, evac], 'cmp2', reason) == ['a']
+    # the disable was a drain of today: the evacuation report is not that operation's
+    assert hm.move_back_ids([old_drain, evac], 'cmp2', 'rolling.openstack drain 2026-12-07T10:00:00Z') == []
+    # returned to service by an earlier run (reason gone): the newest report
+    assert hm.move_back_ids([old_drain, evac], 'cmp2', None) == ['a']
+    assert hm.move_back_ids([], 'cmp2', None) == []
+
+
+@pytest.mark.parametrize('status, task, host, method', [
+    ('ACTIVE', None, 'cmp1', 'live'), ('PAUSED', None, 'cmp1', 'live'), ('SHUTOFF', None, 'cmp1', 'cold'),
+    ('ACTIVE', None, 'cmp2', 'skip'), ('ERROR', None, 'cmp1', 'skip'), ('ACTIVE', 'migrating', 'cmp1', 'skip'),
+])
+def test_plan_move_back(status, task, host, method):
+    plan = hm.plan_move_back(dict(status=status, task_state=task, host=host), 'cmp2')
+    assert plan['method'] == method, plan
+    assert plan.get('here') is (True if host == 'cmp2' else None)

@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.rolling.openstack.plugins.module_utils import _compute_host as compute_host
 from ansible_collections.rolling.openstack.plugins.modules import compute_host_drain
+from ansible_collections.rolling.openstack.plugins.modules import compute_host_move_back
 
 
 class Resp:
@@ -67,6 +68,8 @@ class FakeNova:
             return Resp(200, {'migrations': [dict(m) for m in found]})
         parts = path.strip('/').split('/')
         if parts[0] == 'servers' and len(parts) == 2:
+            if parts[1] not in self.servers:
+                return Resp(404, {'itemNotFound': {'message': 'Instance could not be found.'}})
             return Resp(200, {'server': self._view(self.servers[parts[1]])})
         if parts[0] == 'servers' and parts[2] == 'os-instance-actions':
             sid = parts[1]
@@ -367,3 +370,63 @@ def test_a_server_waiting_for_its_confirm_on_the_host_is_confirmed_then_moved(dr
     assert row['status'] == 'moved' and row['method'] == 'live' and row['to'] in ('cmp2', 'cmp3'), row
     posts = [c[2] for c in nova.calls if c[0] == 'POST']
     assert posts[0] == {'confirmResize': None} and 'os-migrateLive' in posts[1], posts
+
+
+# --- compute_host_move_back: the drain in reverse, on the same stand-in -------------------------------------------
+
+IN_SERVICE = [dict(host=h, binary='nova-compute', status='enabled', state='up', forced_down=False, disabled_reason=None)
+              for h in ('cmp1', 'cmp2', 'cmp3')]
+
+
+@pytest.fixture
+def move_back(run_module, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(compute_host, 'time', clock)
+    monkeypatch.setattr(compute_host_move_back, 'time', clock)
+
+    def go(nova, check=False, **args):
+        conn = mock.MagicMock()
+        conn.compute.get.side_effect = nova.get
+        conn.compute.post.side_effect = nova.post
+        conn.compute.delete.side_effect = nova.delete
+        args = dict({'host': 'cmp1', 'poll_interval': 0.01}, **args)
+        if check:
+            args['_ansible_check_mode'] = True
+        return run_module(compute_host_move_back.main, args, conn)
+    return go
+
+
+def test_move_back_brings_each_server_to_the_host_and_checks_it(move_back):
+    nova = FakeNova([server(1, host='cmp2'), server(2, 'SHUTOFF', host='cmp3', power=4), server(3, host='cmp1'),
+                     server(4, 'ERROR', host='cmp2', power=0)], services=[dict(s) for s in IN_SERVICE])
+    ids = [server(i)['id'] for i in (1, 2, 3, 4)] + ['00000000-0000-4000-8000-000000000099']
+    res = move_back(nova, servers=ids)
+    assert not res.failed, res.result
+    rows = by_name(res)
+    assert rows['vm-1']['status'] == 'moved' and rows['vm-1']['to'] == 'cmp1' and rows['vm-1']['method'] == 'live'
+    assert rows['vm-2']['status'] == 'moved' and rows['vm-2']['method'] == 'cold'
+    assert rows['vm-3']['status'] == 'skipped' and rows['vm-3']['why'] == 'already on cmp1'
+    assert rows['vm-4']['status'] == 'skipped' and 'status ERROR' in rows['vm-4']['why']
+    assert [r['name'] for r in res.result['left']] == ['vm-4']
+    posts = [c for c in nova.calls if c[0] == 'POST']
+    assert all(c[2]['os-migrateLive']['host'] == 'cmp1' for c in posts if 'os-migrateLive' in c[2])
+    assert all(c[2]['migrate']['host'] == 'cmp1' for c in posts if 'migrate' in c[2])
+
+
+def test_move_back_onto_a_host_not_in_service_is_refused(move_back):
+    services = [dict(s) for s in IN_SERVICE]
+    services[0].update(status='disabled', disabled_reason='rolling.openstack evacuate t')
+    nova = FakeNova([server(1, host='cmp2')], services=services)
+    res = move_back(nova, servers=[server(1)['id']])
+    assert res.failed and 'cmp1 is not in service' in res.result['msg'] and 'compute_restore' in res.result['msg']
+    assert not [c for c in nova.calls if c[0] == 'POST']
+
+
+def test_move_back_check_mode_and_rerun_change_nothing(move_back):
+    nova = FakeNova([server(1, host='cmp2')], services=[dict(s) for s in IN_SERVICE])
+    res = move_back(nova, check=True, servers=[server(1)['id']])
+    assert res.result['changed'] is True and res.result['servers'][0]['status'] == 'planned'
+    assert not [c for c in nova.calls if c[0] == 'POST']
+    nova = FakeNova([server(1, host='cmp1')], services=[dict(s) for s in IN_SERVICE])
+    res = move_back(nova, servers=[server(1)['id']])
+    assert res.result['changed'] is False and res.result['left'] == []
