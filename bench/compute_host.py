@@ -49,6 +49,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--host", default="cmp1")
     ap.add_argument("--operation", choices=["drain", "evacuate"], default="drain")
+    ap.add_argument("--poll", type=float, default=None, help="the role's poll interval (default: the role's)")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
     if 1 not in args.concurrency:
@@ -89,6 +90,8 @@ def main() -> int:
             extra = {"compute_evacuate_host": args.host, "compute_evacuate_concurrency": c,
                      "compute_evacuate_fence_tasks": str(REPO / "tests" / "lab" / "fence_lab_host.yml"),
                      "lab_repo": str(REPO), **common}
+        if args.poll:
+            extra[f"compute_{args.operation}_poll_interval"] = args.poll
         wall, rc = _playbook(args.operation, extra)
         doc = json.loads((reports / f"c{c}" / f"compute-{args.operation}-{args.host}.json").read_text())
         rows = doc["servers"]
@@ -114,13 +117,13 @@ def main() -> int:
                    ratio_playbook=round(run["wall_s"] / ideal, 2), own_s=round(own, 1),
                    ratio_own=round(run["module_s"] / own, 2))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out = dict(operation=args.operation, k=args.k, host=args.host, source_max_live=max_live, one_migration_s=round(t1, 2), runs=runs,
+    out = dict(operation=args.operation, poll_interval=args.poll, k=args.k, host=args.host, source_max_live=max_live, one_migration_s=round(t1, 2), runs=runs,
                command=" ".join(sys.argv), generated=stamp)
     results = REPO / "bench" / "results"
     results.mkdir(exist_ok=True)
     (results / f"{args.operation}-{stamp}.json").write_text(json.dumps(out, indent=1) + "\n")
     lines = [f"# {args.operation.capitalize()} bench {stamp}: K = {args.k} servers off {args.host}, one move t1 = {t1:.2f} s "
-             f"(median of the C = 1 run); source: {max_live}", "",
+             f"(median of the C = 1 run); source: {max_live}; poll interval {args.poll or 'the role default'}", "",
              "| C | moved | playbook s | module s | K/C x t1 s | module / (K/C x t1) | playbook / (K/C x t1) "
              "| median per server s | module / (K/C x median) |",
              "|---|---|---|---|---|---|---|---|---|"]
