@@ -8,7 +8,10 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """The options that compute_host_drain and compute_host_evacuate share (a move is a migration or an evacuation)."""
+    """The options that compute_host_drain and compute_host_evacuate share (a move is a migration or an evacuation).
+
+    C(timeout) is not here: openstack.cloud's fragment documents its own (the API timeout, 180 s), so each module
+    documents the meaning it gives it."""
 
     DOCUMENTATION = r"""
 options:
@@ -43,12 +46,6 @@ options:
       - Seconds added to O(server_timeout) per GiB of the flavor's RAM, root and ephemeral disk.
     type: int
     default: 10
-  timeout:
-    description:
-      - Seconds the whole run may take. Moves not started by then are reported as not started; moves in flight are
-        treated as timed out.
-    type: int
-    default: 3600
   poll_interval:
     description:
       - Seconds between two looks at the moves in flight.

@@ -60,6 +60,12 @@ options:
     type: str
     choices: [abort, force_complete, leave]
     default: abort
+  timeout:
+    description:
+      - Seconds the whole drain may take. Moves not started by then are reported as not started; moves in flight are
+        treated as timed out.
+    type: int
+    default: 3600
 extends_documentation_fragment:
   - openstack.cloud.openstack
   - rolling.openstack.compute_host

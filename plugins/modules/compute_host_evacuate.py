@@ -78,6 +78,12 @@ options:
         reservations applied) cannot take the servers, or the largest server fits on none of them.
     type: bool
     default: true
+  timeout:
+    description:
+      - Seconds the whole evacuation may take. Moves not started by then are reported as not started; moves in flight are
+        treated as timed out (an evacuation cannot be aborted; it goes on in Nova).
+    type: int
+    default: 3600
 extends_documentation_fragment:
   - openstack.cloud.openstack
   - rolling.openstack.compute_host

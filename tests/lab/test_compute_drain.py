@@ -48,24 +48,11 @@ QUOTA = 40  # instances and cores of the admin project while the test runs
 REPORT_DIR = uh.REPORT_DIR
 
 
-def _services(conn) -> dict:
-    return {s.host: s for s in conn.compute.services(binary="nova-compute")}
-
-
 def _enable_ours(conn):
     """Enable every compute whose disable is ours (a failed earlier run may have left one)."""
     for s in conn.compute.services(binary="nova-compute"):
         if s.status == "disabled" and (s.disabled_reason or "").startswith(MARKER):
             conn.compute.enable_service(s, host=s.host, binary=s.binary)
-
-
-def _where(conn, ids) -> dict:
-    """{server id: (host, status, power state)} of the given servers."""
-    out = {}
-    for sid in ids:
-        s = conn.compute.get_server(sid)
-        out[sid] = (s.compute_host, s.status, s.power_state)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +90,7 @@ def ctx(lab, artifacts, figures):
     extra = {"compute_host_cloud": "lab", "compute_host_clouds_yaml": str(clouds_yaml),
              "compute_host_report_dir": str(REPORT_DIR)}
     c = types.SimpleNamespace(lab=lab, conn=conn, work=work, servers=servers, names=names, group=group, tag=tag,
-                              extra=extra, before=_where(conn, servers), runs={})
+                              extra=extra, before=uh.where(conn, servers), runs={})
     yield c
     _cleanup(conn, tag, group)
     conn.close()
@@ -121,15 +108,7 @@ def _cleanup(conn, tag, group):
 
 
 def _run(ctx, name, figures, check=False, **extra_vars):
-    run = uh.run_playbook(ctx.work / f"playbook-{name}.log", playbook=PLAYBOOK, check=check, timeout=RUN_TIMEOUT,
-                          extra_vars={**ctx.extra, **extra_vars})
-    ctx.runs[name] = round(run.seconds, 1)
-    figures(TEST, run_seconds=ctx.runs)
-    return run
-
-
-def _changed_hosts(run) -> dict:
-    return {h: v for h, v in run.recap().items() if v.get("changed")}
+    return uh.run_host_playbook(ctx, TEST, name, figures, PLAYBOOK, RUN_TIMEOUT, check=check, **extra_vars)
 
 
 BAD = [
@@ -154,21 +133,21 @@ def test_bad_input_is_refused_before_any_change(ctx, figures, case, extra_vars, 
     assert run.rc not in (0, None), f"{case}: the playbook did not fail: {run.fail_text()}"
     missing = [t for t in texts if t not in run.output]
     assert not missing, f"{case}: the failure does not say {missing}: {run.fail_text()}"
-    services = _services(ctx.conn)
+    services = uh.computes_by_host(ctx.conn)
     assert all(s.status == "enabled" for s in services.values()), {h: s.status for h, s in services.items()}
-    assert _where(ctx.conn, ctx.servers) == ctx.before, f"{case}: a server changed"
+    assert uh.where(ctx.conn, ctx.servers) == ctx.before, f"{case}: a server changed"
 
 
 def test_check_prints_the_plan_and_changes_nothing(ctx, figures):
     run = _run(ctx, "check", figures, check=True, compute_drain_host="cmp1")
     assert run.rc == 0, run.fail_text()
-    assert not _changed_hosts(run), run.recap()
+    assert not uh.changed_hosts(run), run.recap()
     on_cmp1 = [ctx.names[sid] for sid, host in ctx.servers.items() if host == "cmp1"]
     out = run.output
     missing = [n for n in on_cmp1 if n not in out]
     assert not missing and ": live -> " in out and ": cold -> " in out, f"the plan does not list {missing}: {run.fail_text(60)}"
-    assert _services(ctx.conn)["cmp1"].status == "enabled", "--check disabled cmp1"
-    assert _where(ctx.conn, ctx.servers) == ctx.before, "--check moved a server"
+    assert uh.computes_by_host(ctx.conn)["cmp1"].status == "enabled", "--check disabled cmp1"
+    assert uh.where(ctx.conn, ctx.servers) == ctx.before, "--check moved a server"
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +164,7 @@ def drain_cmp1(ctx, figures):
 def test_drain_moves_every_server_and_keeps_its_state(ctx, drain_cmp1):
     run = drain_cmp1.run
     assert run.rc == 0, run.fail_text(80)
-    after = _where(ctx.conn, ctx.servers)
+    after = uh.where(ctx.conn, ctx.servers)
     for sid, host in ctx.servers.items():
         b, a = ctx.before[sid], after[sid]
         if host == "cmp1":
@@ -194,7 +173,7 @@ def test_drain_moves_every_server_and_keeps_its_state(ctx, drain_cmp1):
             assert a == b, f"{ctx.names[sid]} was not on cmp1 but changed: {b} -> {a}"
     left = list(ctx.conn.compute.servers(all_projects=True, compute_host="cmp1"))
     assert not left, f"servers left on cmp1: {[s.name for s in left]}"
-    svc = _services(ctx.conn)["cmp1"]
+    svc = uh.computes_by_host(ctx.conn)["cmp1"]
     assert svc.status == "disabled" and (svc.disabled_reason or "").startswith(f"{MARKER} drain "), \
         (svc.status, svc.disabled_reason)
 
@@ -220,11 +199,11 @@ def test_drain_report_has_the_table(ctx, drain_cmp1):
 def test_redrain_changes_nothing(ctx, drain_cmp1, figures):
     run = _run(ctx, "drain-cmp1-again", figures, compute_drain_host="cmp1")
     assert run.rc == 0, run.fail_text()
-    assert not _changed_hosts(run), run.recap()
+    assert not uh.changed_hosts(run), run.recap()
 
 
 def test_a_server_that_cannot_move_is_named_and_the_rest_moves(ctx, drain_cmp1, figures):
-    before = _where(ctx.conn, ctx.servers)
+    before = uh.where(ctx.conn, ctx.servers)
     run = _run(ctx, "drain-cmp2", figures, compute_drain_host="cmp2", compute_drain_concurrency=2)
     assert run.rc not in (0, None), f"the drain of cmp2 did not fail: {run.fail_text()}"
     aa = f"drn-{ctx.tag}-aa-cmp2"
@@ -233,7 +212,7 @@ def test_a_server_that_cannot_move_is_named_and_the_rest_moves(ctx, drain_cmp1, 
     doc = json.loads((REPORT_DIR / "compute-drain-cmp2.json").read_text())
     rows = {r["name"]: r for r in doc["servers"]}
     assert rows[aa]["status"] == "failed" and "No valid host" in (rows[aa]["error"] or ""), rows[aa]
-    after = _where(ctx.conn, ctx.servers)
+    after = uh.where(ctx.conn, ctx.servers)
     for sid, host in before.items():
         if host[0] == "cmp2" and ctx.names[sid] != aa:
             assert after[sid][0] == "cmp3" and after[sid][1:] == before[sid][1:], f"{ctx.names[sid]}: {after[sid]}"

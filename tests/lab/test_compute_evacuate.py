@@ -65,23 +65,10 @@ def _lab(*args, timeout=180):
     return proc
 
 
-def _services(conn) -> dict:
-    return {s.host: s for s in conn.compute.services(binary="nova-compute")}
-
-
-def _where(conn, ids) -> dict:
-    """{server id: (host, status, power state)} of the given servers."""
-    out = {}
-    for sid in ids:
-        s = conn.compute.get_server(sid)
-        out[sid] = (s.compute_host, s.status, s.power_state)
-    return out
-
-
 def _wait_state(conn, host, state, timeout=DOWN_TIMEOUT) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if _services(conn)[host].state == state:
+        if uh.computes_by_host(conn)[host].state == state:
             return round(time.monotonic() - t0, 1)
         time.sleep(3)
     pytest.fail(f"Nova did not report the nova-compute of {host} {state} within {timeout} s")
@@ -133,7 +120,7 @@ def ctx(lab, artifacts, figures):
         raise
     figures(TEST, servers=len(servers), stopped=len(stopped), boot_s=round(time.monotonic() - t0, 1))
     c = types.SimpleNamespace(lab=lab, conn=conn, work=work, servers=servers, names=names, tag=tag, extra=extra,
-                              before=_where(conn, servers), runs={})
+                              before=uh.where(conn, servers), runs={})
     yield c
     _cleanup(conn, tag, work, extra)
     conn.close()
@@ -148,22 +135,14 @@ def _cleanup(conn, tag, work, extra):
 
 
 def _run(ctx, name, figures, playbook=EVACUATE, check=False, **extra_vars):
-    run = uh.run_playbook(ctx.work / f"playbook-{name}.log", playbook=playbook, check=check, timeout=RUN_TIMEOUT,
-                          extra_vars={**ctx.extra, **extra_vars})
-    ctx.runs[name] = round(run.seconds, 1)
-    figures(TEST, run_seconds=ctx.runs)
-    return run
-
-
-def _changed_hosts(run) -> dict:
-    return {h: v for h, v in run.recap().items() if v.get("changed")}
+    return uh.run_host_playbook(ctx, TEST, name, figures, playbook, RUN_TIMEOUT, check=check, **extra_vars)
 
 
 def _assert_refused(ctx, run, name, texts):
     assert run.rc not in (0, None), f"{name}: the playbook did not fail: {run.fail_text()}"
     missing = [t for t in texts if t not in run.output]
     assert not missing, f"{name}: the failure does not say {missing}: {run.fail_text()}"
-    assert _where(ctx.conn, ctx.servers) == ctx.before, f"{name}: a server changed"
+    assert uh.where(ctx.conn, ctx.servers) == ctx.before, f"{name}: a server changed"
 
 
 def _on(ctx, host):
@@ -198,7 +177,7 @@ BAD = [
 def test_bad_input_is_refused_before_any_change(ctx, figures, case, extra_vars, texts):
     run = _run(ctx, case, figures, **extra_vars)
     _assert_refused(ctx, run, case, texts)
-    services = _services(ctx.conn)
+    services = uh.computes_by_host(ctx.conn)
     assert all(s.status == "enabled" and not s.is_forced_down for s in services.values()), \
         {h: (s.status, s.is_forced_down) for h, s in services.items()}
 
@@ -206,7 +185,7 @@ def test_bad_input_is_refused_before_any_change(ctx, figures, case, extra_vars, 
 def test_a_live_host_is_refused_drain_it_instead(ctx, figures):
     run = _run(ctx, "live-host", figures, compute_evacuate_host="cmp2", compute_evacuate_fenced=True)
     _assert_refused(ctx, run, "live-host", ["the nova-compute of cmp2 is up", "rolling.openstack.compute_drain"])
-    svc = _services(ctx.conn)["cmp2"]
+    svc = uh.computes_by_host(ctx.conn)["cmp2"]
     assert svc.status == "enabled" and not svc.is_forced_down, (svc.status, svc.is_forced_down)
 
 
@@ -223,7 +202,7 @@ def cmp2_failed(ctx, figures):
 def test_a_failed_host_without_fencing_is_refused(ctx, cmp2_failed, figures):
     run = _run(ctx, "not-fenced", figures, compute_evacuate_host="cmp2")
     _assert_refused(ctx, run, "not-fenced", ["cmp2 is not fenced", "compute_evacuate_fence_tasks"])
-    svc = _services(ctx.conn)["cmp2"]
+    svc = uh.computes_by_host(ctx.conn)["cmp2"]
     assert svc.status == "enabled" and not svc.is_forced_down, (svc.status, svc.is_forced_down)
 
 
@@ -233,32 +212,32 @@ def test_too_many_computes_down_is_refused(ctx, cmp2_failed, figures):
     _assert_refused(ctx, run, "partition-guard", ["1 of the 3 nova-compute hosts of the cloud are down",
                                                   "network partition"])
     assert _lab("power", "cmp2").returncode == 3
-    assert not _services(ctx.conn)["cmp2"].is_forced_down
+    assert not uh.computes_by_host(ctx.conn)["cmp2"].is_forced_down
 
 
 def test_a_hook_that_does_not_report_the_host_off_stops_the_run(ctx, cmp2_failed, figures):
     run = _run(ctx, "fence-fails", figures, compute_evacuate_host="cmp2",
                compute_evacuate_fence_tasks=str(uh.REPO / "tests" / "lab" / "fence_fails.yml"))
     _assert_refused(ctx, run, "fence-fails", ["did not report cmp2 off", "nothing was forced down or evacuated"])
-    svc = _services(ctx.conn)["cmp2"]
+    svc = uh.computes_by_host(ctx.conn)["cmp2"]
     assert svc.status == "enabled" and not svc.is_forced_down, (svc.status, svc.is_forced_down)
     # an extra var cannot stand in for the hook
     run = _run(ctx, "fence-extra-var", figures, compute_evacuate_host="cmp2", compute_evacuate_fence_off=True,
                compute_evacuate_fence_tasks=str(uh.REPO / "tests" / "lab" / "fence_fails.yml"))
     _assert_refused(ctx, run, "fence-extra-var", ["only the hook may set it"])
-    assert not _services(ctx.conn)["cmp2"].is_forced_down
+    assert not uh.computes_by_host(ctx.conn)["cmp2"].is_forced_down
 
 
 def test_check_prints_the_plan_and_changes_nothing(ctx, cmp2_failed, figures):
     run = _run(ctx, "check", figures, check=True, compute_evacuate_host="cmp2", **HOOK_VARS)
     assert run.rc == 0, run.fail_text()
-    assert not _changed_hosts(run), run.recap()
+    assert not uh.changed_hosts(run), run.recap()
     names = [ctx.names[sid] for sid in _on(ctx, "cmp2")]
     missing = [n for n in names if n not in run.output]
     assert not missing and ": evacuate -> " in run.output, f"the plan does not list {missing}: {run.fail_text(60)}"
-    svc = _services(ctx.conn)["cmp2"]
+    svc = uh.computes_by_host(ctx.conn)["cmp2"]
     assert svc.status == "enabled" and not svc.is_forced_down, "--check changed cmp2"
-    assert _where(ctx.conn, ctx.servers) == ctx.before, "--check moved a server"
+    assert uh.where(ctx.conn, ctx.servers) == ctx.before, "--check moved a server"
 
 
 @pytest.fixture(scope="module")
@@ -275,14 +254,14 @@ def evacuated(ctx, cmp2_failed, figures):
 def test_evacuation_rebuilds_every_server_elsewhere_as_it_was(ctx, evacuated):
     run = evacuated.run
     assert run.rc == 0, run.fail_text(80)
-    after = _where(ctx.conn, ctx.servers)
+    after = uh.where(ctx.conn, ctx.servers)
     for sid, host in ctx.servers.items():
         b, a = ctx.before[sid], after[sid]
         if host == "cmp2":
             assert a[0] not in ("cmp2", None) and a[1:] == b[1:], f"{ctx.names[sid]}: {b} -> {a}"
         else:
             assert a == b, f"{ctx.names[sid]} was not on cmp2 but changed: {b} -> {a}"
-    svc = _services(ctx.conn)["cmp2"]
+    svc = uh.computes_by_host(ctx.conn)["cmp2"]
     assert svc.is_forced_down and svc.status == "disabled", (svc.is_forced_down, svc.status)
     assert (svc.disabled_reason or "").startswith(f"{MARKER} evacuate "), svc.disabled_reason
     records = {m.server_id: m.status for m in ctx.conn.compute.migrations(source_compute="cmp2",
@@ -309,7 +288,7 @@ def test_evacuation_report_has_the_table(ctx, evacuated):
 def test_reevacuation_changes_nothing(ctx, evacuated, figures):
     run = _run(ctx, "evacuate-cmp2-again", figures, compute_evacuate_host="cmp2", **HOOK_VARS)
     assert run.rc == 0, run.fail_text()
-    assert not _changed_hosts(run), run.recap()
+    assert not uh.changed_hosts(run), run.recap()
 
 
 def test_restore_refuses_while_the_host_has_not_cleaned_up(ctx, evacuated, figures):
@@ -319,7 +298,7 @@ def test_restore_refuses_while_the_host_has_not_cleaned_up(ctx, evacuated, figur
     for text in ("cmp2 is not returned to service, nothing was changed", "no heartbeat from the nova-compute of cmp2",
                  "evacuation record(s) from cmp2 are not cleaned up yet"):
         assert text in run.output, f"the refusal does not say {text!r}: {run.fail_text()}"
-    svc = _services(ctx.conn)["cmp2"]
+    svc = uh.computes_by_host(ctx.conn)["cmp2"]
     assert svc.is_forced_down and svc.status == "disabled", (svc.is_forced_down, svc.status)
 
 
@@ -335,7 +314,7 @@ def restored(ctx, evacuated, figures):
 
 def test_restore_returns_the_host_once_it_has_cleaned_up(ctx, restored):
     assert restored.rc == 0, restored.fail_text(60)
-    svc = _services(ctx.conn)["cmp2"]
+    svc = uh.computes_by_host(ctx.conn)["cmp2"]
     assert svc.state == "up" and svc.status == "enabled" and not svc.is_forced_down, \
         (svc.state, svc.status, svc.is_forced_down)
     records = {m.server_id: m.status for m in ctx.conn.compute.migrations(source_compute="cmp2",
@@ -349,7 +328,7 @@ def test_restore_returns_the_host_once_it_has_cleaned_up(ctx, restored):
 def test_rerestore_changes_nothing(ctx, restored, figures):
     run = _run(ctx, "restore-cmp2-again", figures, playbook=RESTORE, compute_restore_host="cmp2")
     assert run.rc == 0, run.fail_text()
-    assert not _changed_hosts(run), run.recap()
+    assert not uh.changed_hosts(run), run.recap()
 
 
 def test_move_back_returns_the_evacuated_servers_to_the_host(ctx, restored, figures):
@@ -359,7 +338,7 @@ def test_move_back_returns_the_evacuated_servers_to_the_host(ctx, restored, figu
     run = _run(ctx, "move-back-cmp2", figures, playbook=RESTORE, compute_restore_host="cmp2",
                compute_restore_move_back=True)
     assert run.rc == 0, run.fail_text(60)
-    after = _where(ctx.conn, ctx.servers)
+    after = uh.where(ctx.conn, ctx.servers)
     for sid in _on(ctx, "cmp2"):
         assert after[sid] == ctx.before[sid], f"{ctx.names[sid]}: {ctx.before[sid]} -> {after[sid]}"
     doc = json.loads((REPORT_DIR / "compute-move-back-cmp2.json").read_text())
@@ -368,7 +347,7 @@ def test_move_back_returns_the_evacuated_servers_to_the_host(ctx, restored, figu
     run = _run(ctx, "move-back-cmp2-again", figures, playbook=RESTORE, compute_restore_host="cmp2",
                compute_restore_move_back=True)
     assert run.rc == 0, run.fail_text()
-    assert not _changed_hosts(run), run.recap()
+    assert not uh.changed_hosts(run), run.recap()
 
 
 def test_stopped_end_state_with_an_acknowledged_fence(ctx, restored, figures):
@@ -381,10 +360,10 @@ def test_stopped_end_state_with_an_acknowledged_fence(ctx, restored, figures):
                compute_evacuate_end_state="stopped")
     assert run.rc == 0, run.fail_text(60)
     assert "microversion 2.95" in run.output, run.fail_text(60)
-    host, status, power = _where(ctx.conn, [sid])[sid]
+    host, status, power = uh.where(ctx.conn, [sid])[sid]
     assert host not in ("cmp3", None) and status == "SHUTOFF" and power == 4, (host, status, power)
     assert _lab("start", "cmp3").returncode == 0
     run = _run(ctx, "restore-cmp3", figures, playbook=RESTORE, compute_restore_host="cmp3")
     assert run.rc == 0, run.fail_text(60)
-    svc = _services(ctx.conn)["cmp3"]
+    svc = uh.computes_by_host(ctx.conn)["cmp3"]
     assert svc.state == "up" and svc.status == "enabled" and not svc.is_forced_down

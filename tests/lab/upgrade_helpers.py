@@ -653,6 +653,34 @@ def server_problems(conn, expected: dict) -> list:
     return problems
 
 
+def computes_by_host(conn) -> dict:
+    """{host: its nova-compute service (openstacksdk)}."""
+    return {s.host: s for s in conn.compute.services(binary="nova-compute")}
+
+
+def where(conn, ids) -> dict:
+    """{server id: (host, status, power state)} of the given servers."""
+    out = {}
+    for sid in ids:
+        s = conn.compute.get_server(sid)
+        out[sid] = (s.compute_host, s.status, s.power_state)
+    return out
+
+
+def changed_hosts(run) -> dict:
+    """The hosts of a playbook run's recap with changed > 0."""
+    return {h: v for h, v in run.recap().items() if v.get("changed")}
+
+
+def run_host_playbook(ctx, test: str, name: str, figures, playbook, timeout: float, check=False, **extra_vars):
+    """A host playbook run of a lab test (ctx: work, extra, runs): its log in ctx.work, its seconds in the figures."""
+    run = run_playbook(ctx.work / f"playbook-{name}.log", playbook=playbook, check=check, timeout=timeout,
+                       extra_vars={**ctx.extra, **extra_vars})
+    ctx.runs[name] = round(run.seconds, 1)
+    figures(test, run_seconds=ctx.runs)
+    return run
+
+
 def compute_services(conn) -> dict:
     """{(binary, host): (state, status)} from the compute API (openstack compute service list)."""
     return {(s.binary, s.host): (s.state, s.status) for s in conn.compute.services()}

@@ -9,23 +9,12 @@
 from __future__ import annotations
 
 import json
-from unittest import mock
 
 import pytest
 
-from ansible_collections.rolling.openstack.plugins.module_utils import _compute_host as compute_host
 from ansible_collections.rolling.openstack.plugins.modules import compute_host_drain
 from ansible_collections.rolling.openstack.plugins.modules import compute_host_move_back
-
-
-class Resp:
-    def __init__(self, status, doc=None):
-        self.status_code = status
-        self._doc = doc
-        self.content = b'' if doc is None else json.dumps(doc).encode()
-
-    def json(self):
-        return self._doc
+from ansible_collections.rolling.openstack.tests.unit.plugins.modules.compute_api_fakes import Resp, runner
 
 
 class FakeNova:
@@ -149,35 +138,9 @@ def server(idx, status='ACTIVE', host='cmp1', power=1, task_state=None):
                 task_state=task_state)
 
 
-class Clock:
-    """The module's time: sleep() advances monotonic() at once."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 @pytest.fixture
 def drain(run_module, monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(compute_host_drain, 'time', clock)
-    monkeypatch.setattr(compute_host, 'time', clock)
-
-    def go(nova, check=False, **args):
-        conn = mock.MagicMock()
-        conn.compute.get.side_effect = nova.get
-        conn.compute.post.side_effect = nova.post
-        conn.compute.delete.side_effect = nova.delete
-        args = dict({'host': 'cmp1', 'poll_interval': 0.01}, **args)
-        if check:
-            args['_ansible_check_mode'] = True
-        return run_module(compute_host_drain.main, args, conn)
-    return go
+    return runner(run_module, monkeypatch, compute_host_drain, {'host': 'cmp1', 'poll_interval': 0.01})
 
 
 def by_name(res):
@@ -380,20 +343,7 @@ IN_SERVICE = [dict(host=h, binary='nova-compute', status='enabled', state='up', 
 
 @pytest.fixture
 def move_back(run_module, monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(compute_host, 'time', clock)
-    monkeypatch.setattr(compute_host_move_back, 'time', clock)
-
-    def go(nova, check=False, **args):
-        conn = mock.MagicMock()
-        conn.compute.get.side_effect = nova.get
-        conn.compute.post.side_effect = nova.post
-        conn.compute.delete.side_effect = nova.delete
-        args = dict({'host': 'cmp1', 'poll_interval': 0.01}, **args)
-        if check:
-            args['_ansible_check_mode'] = True
-        return run_module(compute_host_move_back.main, args, conn)
-    return go
+    return runner(run_module, monkeypatch, compute_host_move_back, {'host': 'cmp1', 'poll_interval': 0.01})
 
 
 def test_move_back_brings_each_server_to_the_host_and_checks_it(move_back):

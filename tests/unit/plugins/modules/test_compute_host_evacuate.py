@@ -10,22 +10,11 @@ state per look at the server's migrations."""
 from __future__ import annotations
 
 import json
-from unittest import mock
 
 import pytest
 
-from ansible_collections.rolling.openstack.plugins.module_utils import _compute_host as compute_host
 from ansible_collections.rolling.openstack.plugins.modules import compute_host_evacuate
-
-
-class Resp:
-    def __init__(self, status, doc=None):
-        self.status_code = status
-        self._doc = doc
-        self.content = b'' if doc is None else json.dumps(doc).encode()
-
-    def json(self):
-        return self._doc
+from ansible_collections.rolling.openstack.tests.unit.plugins.modules.compute_api_fakes import Resp, runner
 
 
 def svc(host, state='up', status='enabled', forced=False, reason=None):
@@ -156,33 +145,9 @@ class FakeNova:
         return Resp(200, {'usages': {'VCPU': 2, 'MEMORY_MB': 0, 'DISK_GB': 0}})
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 @pytest.fixture
 def evacuate(run_module, monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(compute_host_evacuate, 'time', clock)
-    monkeypatch.setattr(compute_host, 'time', clock)
-
-    def go(nova, check=False, **args):
-        conn = mock.MagicMock()
-        conn.compute.get.side_effect = nova.get
-        conn.compute.post.side_effect = nova.post
-        conn.placement.get.side_effect = nova.placement_get
-        args = dict({'host': 'cmp2', 'fenced': True, 'poll_interval': 0.01}, **args)
-        if check:
-            args['_ansible_check_mode'] = True
-        return run_module(compute_host_evacuate.main, args, conn)
-    return go
+    return runner(run_module, monkeypatch, compute_host_evacuate, {'host': 'cmp2', 'fenced': True, 'poll_interval': 0.01})
 
 
 def posts(nova):

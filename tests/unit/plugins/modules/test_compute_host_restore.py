@@ -8,25 +8,13 @@
 
 from __future__ import annotations
 
-import json
-from unittest import mock
 
 import pytest
 
-from ansible_collections.rolling.openstack.plugins.module_utils import _compute_host as compute_host
 from ansible_collections.rolling.openstack.plugins.modules import compute_host_restore
+from ansible_collections.rolling.openstack.tests.unit.plugins.modules.compute_api_fakes import Resp, runner
 
 OURS = 'rolling.openstack evacuate 2026-12-07T10:00:00Z'
-
-
-class Resp:
-    def __init__(self, status, doc=None):
-        self.status_code = status
-        self._doc = doc
-        self.content = b'' if doc is None else json.dumps(doc).encode()
-
-    def json(self):
-        return self._doc
 
 
 class FakeNova:
@@ -82,39 +70,15 @@ class FakeNova:
             self.service.update(status=json['status'], disabled_reason=None)
         return Resp(200, {'service': self.service})
 
-    def traits(self, url, **kw):
+    def placement_get(self, url, **kw):
         self.trait_looks += 1
         marked = self.trait_looks <= self.trait_clears_after and url.endswith('rp-cmp2/traits')
         return Resp(200, {'traits': ['COMPUTE_STATUS_DISABLED'] if marked else ['HW_CPU_X86_AVX']})
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 @pytest.fixture
 def restore(run_module, monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(compute_host_restore, 'time', clock)
-    monkeypatch.setattr(compute_host, 'time', clock)
-
-    def go(nova, check=False, **args):
-        conn = mock.MagicMock()
-        conn.compute.get.side_effect = nova.get
-        conn.compute.put.side_effect = nova.put
-        conn.placement.get.side_effect = nova.traits
-        args = dict({'host': 'cmp2', 'poll_interval': 3.0, 'wait_timeout': 60}, **args)
-        if check:
-            args['_ansible_check_mode'] = True
-        return run_module(compute_host_restore.main, args, conn)
-    return go
+    return runner(run_module, monkeypatch, compute_host_restore, {'host': 'cmp2', 'poll_interval': 3.0, 'wait_timeout': 60})
 
 
 def test_restores_once_back_and_cleaned_up_in_nova_order(restore):
