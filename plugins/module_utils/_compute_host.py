@@ -305,22 +305,26 @@ class MigrationMoves(ComputeHostModule):
             return False
         return True
 
-    def _find_migration(self, row):
+    def _find_migration(self, row, migs):
         kinds = {'live': ('live-migration',), 'cold': ('migration', 'resize'), 'confirm': ('migration', 'resize')}
-        new = [m for m in self._migrations(row['id'])
+        new = [m for m in migs
                if m.get('id') not in (row.get('known') or []) and m.get('migration_type') in kinds[row['method']]]
         if not new and row['method'] == 'confirm':
-            new = [m for m in self._migrations(row['id']) if m.get('status') in ('finished', 'confirming', 'confirmed')]
+            new = [m for m in migs if m.get('status') in ('finished', 'confirming', 'confirmed')]
         return sorted(new, key=lambda m: m.get('created_at') or '')[-1] if new else None
 
     def _poll(self, row, _source, deadline):
         """Look at one move in flight (its source is row['from']). Returns None while it goes on, False when it ended,
         True when the server has to be moved again (it was confirmed on its source)."""
+        doc, err = self._api('get', '/os-migrations?instance_uuid=%s' % row['id'])
+        if err:  # a passing API error: look again, until the row's deadline
+            return self._timeout(row, None) if time.monotonic() >= min(row['deadline'], deadline) else None
+        migs = doc.get('migrations') or []
         mig = None
         if row.get('migration'):
-            mig = next((m for m in self._migrations(row['id']) if m.get('id') == row['migration']), None)
+            mig = next((m for m in migs if m.get('id') == row['migration']), None)
         else:
-            mig = self._find_migration(row)
+            mig = self._find_migration(row, migs)
             if mig:
                 row['migration'] = mig.get('id')
         status = (mig or {}).get('status')

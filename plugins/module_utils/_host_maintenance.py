@@ -385,34 +385,51 @@ def left_line(row):
 
 def move_back_ids(reports, host, disabled_reason):
     """The servers to move back onto `host` once it is in service again: those that the drain or the evacuation
-    which took it out of service moved away. reports: the host's report documents (kind, generated, servers).
-    disabled_reason: the host's reason before the return to service. A disable of ours names the operation (drain or
-    evacuate) and its time: only that operation's report, written at or after it, counts. Otherwise (the host was
-    returned to service by an earlier run) the newest of the reports counts. An older report's servers may have been
-    placed elsewhere on purpose since: they stay where they are."""
-    docs = [d for d in reports or [] if isinstance(d, dict) and d.get('kind') in ('drain', 'evacuate')]
+    which took it out of service moved away. reports: the host's report documents (kind drain, evacuate or
+    move-back; generated; servers). disabled_reason: the host's reason before the return to service.
+
+    A disable of ours names the operation (drain or evacuate) and its time: only that operation's report, written at
+    or after it, counts. A disable that is not ours: nothing (the host stays disabled). No reason (the host was
+    returned to service by an earlier run): the newest drain or evacuation report, less the servers a move-back
+    report written after it moved back already (they may have been placed elsewhere on purpose since). An older
+    report's servers stay where they are."""
+    ops = [d for d in reports or [] if isinstance(d, dict) and d.get('kind') in ('drain', 'evacuate')]
+    if disabled_reason and not is_ours(disabled_reason):
+        return []
     if is_ours(disabled_reason) and len(disabled_reason.split()) >= 3:
         _marker, kind, when = disabled_reason.split()[:3]
-        docs = [d for d in docs if d.get('kind') == kind and (d.get('generated') or '') >= when]
-    docs = sorted(docs, key=lambda d: d.get('generated') or '')[-1:]
+        ops = [d for d in ops if d.get('kind') == kind and (d.get('generated') or '') >= when]
+    ops = sorted(ops, key=lambda d: d.get('generated') or '')[-1:]
+    if not ops:
+        return []
+    done = set()
+    for doc in reports or []:
+        if isinstance(doc, dict) and doc.get('kind') == 'move-back' and \
+                (doc.get('generated') or '') >= (ops[0].get('generated') or ''):
+            done.update(r.get('id') for r in doc.get('servers') or [] if r.get('status') == 'moved')
     ids = []
-    for doc in docs:
-        for row in doc.get('servers') or []:
-            if row.get('status') == 'moved' and row.get('from') == host and row.get('id') not in ids:
-                ids.append(row['id'])
+    for row in ops[0].get('servers') or []:
+        if row.get('status') == 'moved' and row.get('from') == host and row.get('id') not in ids \
+                and row.get('id') not in done:
+            ids.append(row['id'])
     return ids
 
 
 def plan_move_back(server, host):
-    """How one server goes back onto `host`: a dict with method (live, cold, skip) and why."""
+    """How one server goes back onto `host`: a dict with method (live, cold, confirm, skip) and why; here=True for a
+    server already there and settled. A server on the host in VERIFY_RESIZE is a cold move back that waits for its
+    confirm (an interrupted earlier run): confirm it."""
+    task = server.get('task_state')
     if server.get('host') == host:
-        return dict(method='skip', why='already on %s' % host, here=True)
-    method = MOVE.get(server.get('status')) if not server.get('task_state') else None
+        if server.get('status') == 'VERIFY_RESIZE' and not task:
+            return dict(method='confirm', why='a cold migration back to %s waits for its confirm: confirm it' % host)
+        if not task:
+            return dict(method='skip', why='already on %s' % host, here=True)
+    method = MOVE.get(server.get('status')) if not task else None
     if method in ('live', 'cold'):
         return dict(method=method, why='%s back to %s' % ('live migration' if method == 'live' else
                                                           'cold migration, then confirm', host))
-    state = 'task %s in flight' % server['task_state'] if server.get('task_state') else \
-        'status %s' % server.get('status')
+    state = 'task %s in flight' % task if task else 'status %s' % server.get('status')
     return dict(method='skip', why='%s: not moved back (move it yourself when it is settled)' % state)
 
 

@@ -67,9 +67,10 @@ options:
     type: str
   heartbeat_wait:
     description:
-      - When the host is forced down by someone else (its C(disabled_reason) is not ours), Nova calls it down whatever
-        its heartbeat. Watch its service record this many seconds (longer than nova-compute's C(report_interval), 10 s
-        by default) and refuse when it still reports. C(0) does not watch.
+      - Nova calls a forced-down host down whatever its heartbeat. When the host is forced down already (in check
+        mode, the plan; outside it, when its C(disabled_reason) is not ours), watch its service record this many
+        seconds (longer than nova-compute's C(report_interval), 10 s by default) and refuse when it still reports.
+        C(0) does not watch.
     type: int
     default: 15
   check_room:
@@ -244,6 +245,8 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
     def _check_params(self):
         p = self.params
         problems = ch.check_common(p)
+        if p['heartbeat_wait'] < 0:
+            problems.append('heartbeat_wait=%d: use 0 (do not watch) or more seconds.' % p['heartbeat_wait'])
         if not 0 < p['max_down_share'] <= 1:
             problems.append('max_down_share=%s: use a share above 0 and at most 1 (1 turns the guard off).'
                             % p['max_down_share'])
@@ -310,7 +313,10 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
         dests = hm.destinations(services, source, p['target_host'], aggregate_hosts)
 
         blockers = hm.host_problems(service, p['fenced'], check)
-        if not blockers and service['forced_down'] and not hm.is_ours(service.get('disabled_reason')):
+        # Nova calls a forced-down host down whatever its heartbeat: watch it in the plan (the role forces it down
+        # only after the plan), and in a run on a host forced down by someone else
+        if not blockers and service['forced_down'] and p['heartbeat_wait'] > 0 \
+                and (check or not hm.is_ours(service.get('disabled_reason'))):
             blockers.extend(self._heartbeat(service))
         share = hm.down_share_problem(services, source, p['max_down_share'], p['guard_aggregate'], guard_hosts)
         if share:
@@ -351,9 +357,10 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
             time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
             now, _problem = hm.resolve_host(service['host'], self._services())
             if now and now.get('updated_at') != first:
-                return ['%s is forced down (by someone else: disabled_reason %r), but its nova-compute still reports '
-                        '(its record moved from %s to %s): it is alive. Fence it, or drain it if it is healthy.'
-                        % (service['host'], service.get('disabled_reason'), first, now.get('updated_at'))]
+                return ['%s is forced down (disabled_reason %r), but its nova-compute still reports (its record '
+                        'moved from %s to %s): it is alive, whatever a fence said. Fence it for real, or drain it if '
+                        'it is healthy.' % (service['host'], service.get('disabled_reason'), first,
+                                            now.get('updated_at'))]
         return []
 
     def _stock(self, source):
@@ -406,10 +413,14 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
                 continue
             here.add(sid)
             if mig.get('status') == 'done':
-                row = dict(previous[sid]) if previous.get(sid, {}).get('status') == 'moved' else dict(
-                    ch.row(server, source, dict(method='evacuate', why='evacuated by an earlier run')),
-                    status='moved', migration=mig.get('id'), to=server['host'])
-                row['earlier'] = True
+                # judged again now: the end state it must have, from its row of O(previous), else from its vm_state
+                before = (previous.get(sid) or {}).get('before') or hm.evacuation_before(server) or {}
+                expect = hm.evacuated_state(before, self.params['end_state'])
+                good, why = hm.judge('evacuate', expect, server, mig, source)
+                row = dict(ch.row(server, source, dict(method='evacuate', why='evacuated by an earlier run')),
+                           **(previous.get(sid) or {}))
+                row.update(status='moved' if good else 'failed', error=None if good else scrub(why),
+                           migration=mig.get('id'), to=server['host'], expect=expect, earlier=True)
                 kept.append(row)
             else:  # in flight, already on its new host: follow it
                 before = (previous.get(sid) or {}).get('before') or hm.evacuation_before(server)

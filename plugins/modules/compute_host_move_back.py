@@ -19,7 +19,8 @@ description:
     servers are cold-migrated and the resize confirmed. The host is given to Nova as the target, so the scheduler
     still checks it; C(force) is never sent.
   - A server already on the host is left as it is; a deleted one is skipped; one in another status or with a task in
-    flight is skipped and reported.
+    flight is skipped and reported. A server on the host in C(VERIFY_RESIZE), a cold migration back that waits for
+    its confirm (an interrupted earlier run), is confirmed.
   - "A server counts as moved back only when BOTH its migration record is final-good AND it is on the host, with no
     task pending and the status and power state it had. Anything else is a failure with Nova's reason."
   - Refuses before anything moves when the host is not exactly a nova-compute host, or is not in service (disabled,
@@ -80,7 +81,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Returns the plan (every server with the method it would get) and moves nothing.
+      - Returns the plan (every server with the method it would get) and moves nothing. A host not in service yet is
+        a warning there (the plan may come before the return to service), not a refusal.
   diff_mode:
     support: none
   idempotent:
@@ -156,10 +158,12 @@ class ComputeHostMoveBackModule(ch.MigrationMoves):
             self.fail_json(msg='host=%s: %s Nothing was changed.' % (p['host'], problem))
         host = service['host']
         if service['status'] != 'enabled' or service['state'] != 'up' or service['forced_down']:
-            self.fail_json(msg='%s is not in service (its nova-compute is %s, %s%s): return it to service first '
-                               '(rolling.openstack.compute_restore); nothing was moved.'
-                               % (host, service['state'], service['status'],
-                                  ', forced down' if service['forced_down'] else ''))
+            why = ('%s is not in service (its nova-compute is %s, %s%s): return it to service first '
+                   '(rolling.openstack.compute_restore)' % (host, service['state'], service['status'],
+                                                            ', forced down' if service['forced_down'] else ''))
+            if not self.ansible.check_mode:  # a plan may come before the return to service it follows
+                self.fail_json(msg=why + '; nothing was moved.')
+            self.warn(why + '.')
         rows = []
         for sid in list(dict.fromkeys(p['servers']))[:10000]:
             server = self._server(sid)
@@ -170,6 +174,19 @@ class ComputeHostMoveBackModule(ch.MigrationMoves):
                 continue
             plan = hm.plan_move_back(server, host)
             row = ch.row(server, server['host'], plan)
+            if plan['method'] == 'confirm':
+                # the cold migration back waits for its confirm: its source is the host it came from
+                mig = next((m for m in sorted(self._migrations(sid), key=lambda m: m.get('created_at') or '',
+                                              reverse=True)
+                            if m.get('dest_compute') == host and m.get('status') == hm.COLD_FINISHED), None)
+                if mig is None:
+                    plan = dict(method='skip', why='VERIFY_RESIZE on %s with no cold migration to it waiting for '
+                                                   'its confirm: confirm or revert it yourself' % host)
+                    row = ch.row(server, server['host'], plan)
+                else:
+                    row.update(migration=mig.get('id'), before=dict(
+                        status=hm.status_before_move(server['power_state']) or 'ACTIVE',
+                        power_state=server['power_state']), **{'from': mig.get('source_compute')})
             if plan['method'] == 'skip' and not plan.get('here'):
                 row['error'] = plan['why']
             rows.append(row)

@@ -225,13 +225,21 @@ def test_move_back_ids_take_the_operation_that_took_the_host_out():
     # returned to service by an earlier run (reason gone): the newest report
     assert hm.move_back_ids([old_drain, evac], 'cmp2', None) == ['a']
     assert hm.move_back_ids([], 'cmp2', None) == []
+    # a disable that is not ours: the host stays disabled, nothing comes back
+    assert hm.move_back_ids([old_drain, evac], 'cmp2', 'hardware ticket 4711') == []
+    # moved back already by a later move back: not pulled back again (it may have been placed elsewhere since)
+    back = doc('move-back', '2026-12-07T11:00:00Z', ('a', 'moved', 'cmp3'))
+    assert hm.move_back_ids([old_drain, evac, back], 'cmp2', None) == []
+    older_back = doc('move-back', '2026-12-01T11:00:00Z', ('a', 'moved', 'cmp3'))
+    assert hm.move_back_ids([old_drain, evac, older_back], 'cmp2', None) == ['a']
 
 
 @pytest.mark.parametrize('status, task, host, method', [
     ('ACTIVE', None, 'cmp1', 'live'), ('PAUSED', None, 'cmp1', 'live'), ('SHUTOFF', None, 'cmp1', 'cold'),
     ('ACTIVE', None, 'cmp2', 'skip'), ('ERROR', None, 'cmp1', 'skip'), ('ACTIVE', 'migrating', 'cmp1', 'skip'),
+    ('VERIFY_RESIZE', None, 'cmp2', 'confirm'), ('ACTIVE', 'resize_finish', 'cmp2', 'skip'),
 ])
 def test_plan_move_back(status, task, host, method):
     plan = hm.plan_move_back(dict(status=status, task_state=task, host=host), 'cmp2')
     assert plan['method'] == method, plan
-    assert plan.get('here') is (True if host == 'cmp2' else None)
+    assert plan.get('here') is (True if host == 'cmp2' and method == 'skip' and not task else None)

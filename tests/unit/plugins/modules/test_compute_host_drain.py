@@ -380,3 +380,22 @@ def test_move_back_check_mode_and_rerun_change_nothing(move_back):
     nova = FakeNova([server(1, host='cmp1')], services=[dict(s) for s in IN_SERVICE])
     res = move_back(nova, servers=[server(1)['id']])
     assert res.result['changed'] is False and res.result['left'] == []
+
+
+def test_move_back_confirms_a_cold_move_back_that_waits_for_it(move_back):
+    """An interrupted earlier move back left the server on the host in VERIFY_RESIZE: confirmed, not skipped."""
+    nova = FakeNova([server(1, 'VERIFY_RESIZE', host='cmp1', power=4)], services=[dict(s) for s in IN_SERVICE])
+    nova.migrations.append(dict(id=5, instance_uuid=server(1)['id'], migration_type='migration', status='finished',
+                                source_compute='cmp2', dest_compute='cmp1', created_at='2026-12-07T10:00:00'))
+    res = move_back(nova, servers=[server(1)['id']])
+    row = res.result['servers'][0]
+    assert row['method'] == 'confirm' and row['from'] == 'cmp2' and row['status'] == 'moved' and row['to'] == 'cmp1', row
+    assert [c[2] for c in nova.calls if c[0] == 'POST'] == [{'confirmResize': None}]
+
+
+def test_move_back_plan_on_a_host_not_in_service_yet_is_a_warning(move_back):
+    services = [dict(s) for s in IN_SERVICE]
+    services[0].update(status='disabled', forced_down=True, state='down')
+    nova = FakeNova([server(1, host='cmp2')], services=services)
+    res = move_back(nova, check=True, servers=[server(1)['id']])
+    assert not res.failed and res.result['servers'][0]['status'] == 'planned'

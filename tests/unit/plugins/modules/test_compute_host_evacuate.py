@@ -368,6 +368,19 @@ def test_a_host_forced_down_by_someone_else_that_still_reports_is_refused(evacua
     assert res.failed and 'still reports' in res.result['msg'] and 'it is alive' in res.result['msg']
     quiet = FakeNova([server(1)], services=[dict(s) for s in services])
     assert not evacuate(quiet, check=True).failed  # no heartbeat in heartbeat_wait: a dead host
-    ours = FakeNova([server(1)])  # forced down by our earlier run: not watched
+    ours = FakeNova([server(1)])  # forced down by our earlier run: the plan watches it too (a hook may have lied)
     ours.heartbeats = True
-    assert not evacuate(ours, check=True).failed
+    assert evacuate(ours, check=True).failed
+    ours = FakeNova([server(1)])  # ... but the run after the role forced it down itself does not
+    ours.heartbeats = True
+    assert not evacuate(ours).failed
+
+
+def test_a_rerun_judges_this_failure_s_done_records_again(evacuate):
+    """A server evacuated by an interrupted run, ACTIVE where end_state stopped wants it SHUTOFF: failed, not moved."""
+    nova = FakeNova([server(1, host='cmp3')])
+    nova.migrations.append(dict(id=1, instance_uuid=server(1)['id'], migration_type='evacuation', status='done',
+                                source_compute='cmp2', dest_compute='cmp3', created_at='2026-12-07T09:58:00'))
+    res = evacuate(nova, end_state='stopped')
+    row = res.result['servers'][0]
+    assert row['status'] == 'failed' and row['earlier'] is True and 'its status is ACTIVE (want SHUTOFF)' in row['error']
