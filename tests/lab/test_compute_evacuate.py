@@ -10,8 +10,8 @@ after test_compute_drain.py, on 2026.2; no redeployment). The host "fails" by th
 (lab/bin/lab kill: its link cut, every process killed, its disk kept), which is also the fencing hook's tool
 (tests/lab/fence_lab_host.yml).
 
-1. 6 servers forced onto the computes: on cmp2 three running and one stopped (SHUTOFF); one running on cmp1 and
-   one on cmp3;
+1. 8 servers forced onto the computes: on cmp2 three running and one stopped (SHUTOFF); on cmp1 one running and
+   one stopped; two running on cmp3;
 2. bad inputs, each refused before any change, naming the value and the fix: an unknown host, a partial host
    name, a host that is not a compute, concurrency 0, an unknown state policy, max_down_share 0, an end_state that
    does not exist, a fencing hook that does not exist;
@@ -28,7 +28,7 @@ after test_compute_drain.py, on 2026.2; no redeployment). The host "fails" by th
    nothing; then with compute_restore_move_back the evacuated servers come back to cmp2 as they were (live, and
    cold + confirm for the stopped one); a re-run changes nothing;
 7. end_state stopped with the operator's acknowledgement (compute_evacuate_fenced) instead of a hook: cmp3 fails,
-   its running server is rebuilt stopped (microversion 2.95); cmp3 started and returned to service.
+   its two running servers are rebuilt stopped (microversion 2.95); cmp3 started and returned to service.
 
 At the end every server is deleted, every host started and every compute we disabled or forced down is returned.
 
@@ -105,12 +105,13 @@ def ctx(lab, artifacts, figures):
                 (REPORT_DIR / f"compute-{kind}-{host}{suffix}").unlink(missing_ok=True)
     tag = uuid.uuid4().hex[:6]
     placements = [(f"evc-{tag}-cmp2-{i}", "cmp2", None) for i in range(4)]
-    placements += [(f"evc-{tag}-cmp1", "cmp1", None), (f"evc-{tag}-cmp3", "cmp3", None)]
+    placements += [(f"evc-{tag}-cmp1-{i}", "cmp1", None) for i in range(2)]
+    placements += [(f"evc-{tag}-cmp3-{i}", "cmp3", None) for i in range(1, 3)]
     t0 = time.monotonic()
     try:
         servers = uh.boot_servers(conn, placements)
         names = {sid: conn.compute.get_server(sid).name for sid in servers}
-        stopped = [sid for sid, name in names.items() if name.endswith("-cmp2-0")]
+        stopped = [sid for sid, name in names.items() if name.endswith("-0")]  # one on cmp2, one on cmp1
         for sid in stopped:
             conn.compute.stop_server(sid)
         for sid in stopped:
@@ -351,8 +352,8 @@ def test_move_back_returns_the_evacuated_servers_to_the_host(ctx, restored, figu
 
 
 def test_stopped_end_state_with_an_acknowledged_fence(ctx, restored, figures):
-    """cmp3 fails; the operator fenced it (acknowledged); end_state stopped: its running server ends SHUTOFF."""
-    sid = _on(ctx, "cmp3")[0]
+    """cmp3 fails; the operator fenced it (acknowledged); end_state stopped: its running servers end SHUTOFF."""
+    on_cmp3 = _on(ctx, "cmp3")
     proc = _lab("kill", "cmp3")
     assert proc.returncode == 0, proc.stderr
     figures(TEST, cmp3_reported_down_after_s=_wait_state(ctx.conn, "cmp3", "down"))
@@ -360,8 +361,8 @@ def test_stopped_end_state_with_an_acknowledged_fence(ctx, restored, figures):
                compute_evacuate_end_state="stopped")
     assert run.rc == 0, run.fail_text(60)
     assert "microversion 2.95" in run.output, run.fail_text(60)
-    host, status, power = uh.where(ctx.conn, [sid])[sid]
-    assert host not in ("cmp3", None) and status == "SHUTOFF" and power == 4, (host, status, power)
+    for sid, (host, status, power) in uh.where(ctx.conn, on_cmp3).items():
+        assert host not in ("cmp3", None) and status == "SHUTOFF" and power == 4, (ctx.names[sid], host, status, power)
     assert _lab("start", "cmp3").returncode == 0
     run = _run(ctx, "restore-cmp3", figures, playbook=RESTORE, compute_restore_host="cmp3")
     assert run.rc == 0, run.fail_text(60)
