@@ -156,10 +156,12 @@ def upgrade(ctx, check_run, figures):
     second = types.SimpleNamespace(run=None, thread=None)
 
     def start_second_run():
-        # a second run of the upgrade while this one holds the lock (defect 10): it must be refused
+        # a second run of the upgrade while this one holds the lock (defect 10), naming ANOTHER manage host (ctl2;
+        # the first run's is ctl1): it must be refused all the same, the lock being on every nova control host
         def go():
             second.run = uh.run_playbook(ctx.work / "playbook-concurrent.log", timeout=CHECK_TIMEOUT,
-                                         extra_vars={"nova_upgrade_target_release": TARGET})
+                                         extra_vars={"nova_upgrade_target_release": TARGET,
+                                                     "nova_upgrade_manage_host": ctx.lab.group("nova_conductor")[1]})
         second.thread = threading.Thread(target=go, name="second-run", daemon=True)
         second.thread.start()
 
@@ -183,7 +185,8 @@ def upgrade(ctx, check_run, figures):
         if second.thread is not None:
             second.thread.join(timeout=CHECK_TIMEOUT + 60)
     state = uh.state_file(ctx.lab, ctx.manage)
-    lock_left = ctx.lab.ssh(ctx.manage, f"cat {LOCK_FILE} 2>/dev/null || true").stdout.strip()
+    lock_left = "".join(ctx.lab.ssh(h, f"cat {LOCK_FILE} 2>/dev/null || true").stdout.strip()
+                        for h in sorted(set(ctx.lab.group("nova_conductor") + ctx.lab.group("nova_api"))))
     figures(TEST, upgrade_run_s=round(run.seconds, 1), upgrade_run_rc=run.rc,
             probe=uh.probe_figures(result), phase_seconds=uh.phase_seconds(state or {}),
             marks={k: v.isoformat() for k, v in run.marks.items()})
@@ -460,8 +463,9 @@ def test_report_written(upgrade):
 
 
 def test_concurrent_run_is_refused_by_the_lock(ctx, upgrade):
-    """Defect 10: a second run started while the first holds the lock is refused, naming the holder, and changes
-    nothing; the first run goes on and releases its lock at its end."""
+    """Defect 10: a second run started while the first holds the lock, and naming another manage host, is refused,
+    naming the holder, and changes nothing; the first run goes on and releases its lock (on every control host) at
+    its end."""
     second = upgrade.second
     assert second is not None, "the second run was not started (the output never reached the expand)"
     assert second.rc not in (0, None), f"the second run was not refused: {second.fail_text()}"
