@@ -126,6 +126,12 @@ class ComputeHostModule(OpenStackModule):
         doc = self._get('/os-migrations?instance_uuid=%s' % sid)
         return doc.get('migrations') or []
 
+    def _migrations_or_none(self, sid):
+        """The server's migration records, or None when the API did not answer (a passing error while following a
+        move: the caller looks again)."""
+        doc, err = self._api('get', '/os-migrations?instance_uuid=%s' % sid)
+        return None if err else doc.get('migrations') or []
+
     def _migrations_from(self, host, migration_type, status=None):
         """Migration records away from host of one type (and status), matched exactly."""
         url = '/os-migrations?source_compute=%s&migration_type=%s' % (quote(host, safe=''), migration_type)
@@ -226,10 +232,11 @@ class ComputeHostModule(OpenStackModule):
 
     def _moves(self, source, rows, dests, by_aggregate, started, what, target=None):
         """Start the planned rows with bounded concurrency (to target, else target_host, else spread over the
-        aggregate's hosts), follow each with _poll until it ends, within the overall timeout. _start(row, dest) -> True when something
-        is in flight; _poll(row, source, deadline) -> None while it goes on, False when it ended, True when the row
-        must be started again (the drain's confirm-then-move); _timeout(row, migration) closes a row still in
-        flight when the looks ran out."""
+        aggregate's hosts), follow each with _poll until it ends, within the overall timeout.
+
+        _start(row, dest) -> True when something is in flight; _poll(row, source, deadline) -> None while it goes
+        on, False when it ended, True when the row must be started again (the drain's confirm-then-move);
+        _timeout(row, migration) closes a row still in flight when the looks ran out."""
         p = self.params
         deadline = started + p['timeout']
         queue = [r for r in rows if r['status'] == 'planned']
@@ -316,10 +323,9 @@ class MigrationMoves(ComputeHostModule):
     def _poll(self, row, _source, deadline):
         """Look at one move in flight (its source is row['from']). Returns None while it goes on, False when it ended,
         True when the server has to be moved again (it was confirmed on its source)."""
-        doc, err = self._api('get', '/os-migrations?instance_uuid=%s' % row['id'])
-        if err:  # a passing API error: look again, until the row's deadline
+        migs = self._migrations_or_none(row['id'])
+        if migs is None:  # a passing API error: look again, until the row's deadline
             return self._timeout(row, None) if time.monotonic() >= min(row['deadline'], deadline) else None
-        migs = doc.get('migrations') or []
         mig = None
         if row.get('migration'):
             mig = next((m for m in migs if m.get('id') == row['migration']), None)

@@ -461,8 +461,7 @@ class ComputeHostEvacuateModule(ch.ComputeHostModule):
     def _poll(self, row, source, deadline):
         """Look at one evacuation in flight: None while it goes on, False when it ended (the row is closed). A look
         the API does not answer (a passing error) is a look again, until the row's deadline."""
-        doc, err = self._api('get', '/os-migrations?instance_uuid=%s' % row['id'])
-        migs = [] if err else doc.get('migrations') or []
+        migs = self._migrations_or_none(row['id']) or []
         if row.get('migration'):
             mig = next((m for m in migs if m.get('id') == row['migration']), None)
         else:
