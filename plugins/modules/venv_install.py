@@ -23,9 +23,11 @@ description:
     name that SHA-256, and then nothing changes. A marker naming another SHA-256 makes the module fail and change
     nothing; remove the venv or fix O(url) or O(checksum).
   - A directory at O(path) without the marker (installed by other means, for example a deployment tool) counts as
-    installed when C(<path>/bin/python) exists and, with O(import_check), imports that module. Anything else at
-    O(path) (an empty or partly unpacked directory, a file) makes the module fail and change nothing; remove it and
-    run again.
+    installed when C(<path>/bin/python) exists, every file that the C(RECORD) of each distribution installed in its
+    C(lib/python3*/site-packages) lists is there with the size it records (pip writes a C(RECORD) for every
+    distribution it installs; see O(record_check)), and, with O(import_check), C(bin/python) imports that module.
+    Anything else at O(path) (an empty, truncated or partly unpacked directory, a file) makes the module fail and
+    change nothing; remove it and run again.
   - Otherwise the module installs. It streams the tarball into a temporary file in the parent directory of O(path)
     (created with mode C(0755) when missing), computing its SHA-256 on the way, and fails when it differs from the
     expected one. It unpacks the tarball into a fresh temporary directory beside O(path)
@@ -70,6 +72,16 @@ options:
         without this module's marker to count as installed.
       - Not used for a venv this module installed (its marker vouches for it) nor for a fresh install.
     type: str
+  record_check:
+    description:
+      - Whether a venv found at O(path) without this module's marker must match the C(RECORD) files of the
+        distributions installed in it (every listed file present, with its recorded size). This is what tells a
+        complete venv from a truncated copy, whose C(bin/python) may still run and import the package.
+      - Set it to V(false) only for a venv whose installer writes no C(RECORD) (for example C(setup.py install) eggs);
+        then only C(bin/python) and O(import_check) are checked.
+      - Not used for a venv this module installed (its marker vouches for it) nor for a fresh install.
+    type: bool
+    default: true
   timeout:
     description:
       - Timeout in seconds of the downloads (the tarball and the checksum file), for connecting and for each read,
@@ -95,7 +107,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Reads the checksum and what is at O(path) (running the O(import_check)) and checks that the tools to unpack are
+      - Reads the checksum and what is at O(path) (the C(RECORD) files, and running the O(import_check)) and checks that the tools to unpack are
         there; reports C(changed=true) when it would install, but downloads no tarball and writes nothing.
   diff_mode:
     support: full
@@ -105,7 +117,7 @@ attributes:
     support: full
     details:
       - A venv installed from the same tarball (its marker names the expected SHA-256), or found complete without a
-        marker, is left alone (C(changed=false)).
+        marker (its RECORD files match), is left alone (C(changed=false)).
 seealso:
   - module: ansible.builtin.unarchive
     description: Unpacks any archive, but verifies no checksum and takes a partly unpacked directory for done with C(creates).
@@ -183,8 +195,10 @@ seconds:
 """
 
 import contextlib
+import csv
 import datetime
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -391,6 +405,51 @@ def _python_problem(venv, shown):
     if not os.access(python, os.X_OK):
         return '%s/bin/python is not executable' % shown
     return None
+
+
+def _record_rows(record):
+    """(relative path, size) of the rows of a RECORD file that name a size."""
+    with open(record, encoding='utf-8', newline='') as handle:
+        for row in csv.reader(handle):
+            if len(row) >= 3 and row[0] and row[2].strip().isdigit():
+                yield row[0], int(row[2])
+
+
+def _record_problem(path):
+    """What the RECORD files of the venv at path say is missing or truncated, or None.
+
+    pip writes <name>.dist-info/RECORD for every distribution it installs: each file with its hash and size, paths
+    relative to site-packages (scripts as ../../../bin/<name>). Only files inside the venv are checked; sizes only
+    (hashing a whole venv would take seconds, a truncated or missing file is what an interrupted copy leaves).
+    """
+    top = os.path.realpath(path)
+    records = sorted(glob.glob(os.path.join(path, 'lib', 'python3*', 'site-packages', '*.dist-info', 'RECORD')))
+    if not records:
+        return ('no installed distribution: no lib/python3*/site-packages/*.dist-info/RECORD (set record_check=false '
+                'for a venv whose installer writes none)')
+    bad, listed = [], 0
+    for record in records:
+        site = os.path.dirname(os.path.dirname(record))
+        try:
+            rows = list(_record_rows(record))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            return '%s is unreadable (%s)' % (record, _describe_error(exc) if isinstance(exc, OSError) else exc)
+        for rel, size in rows:
+            full = os.path.normpath(os.path.join(site, rel))
+            if os.path.commonpath([top, os.path.realpath(os.path.dirname(full))]) != top:
+                continue  # installed outside the venv (data files with absolute paths): not this venv's
+            listed += 1
+            try:
+                found = os.stat(full).st_size
+            except OSError:
+                bad.append('%s (missing)' % os.path.relpath(full, path))
+                continue
+            if found != size:
+                bad.append('%s (%d bytes, RECORD says %d)' % (os.path.relpath(full, path), found, size))
+    if not bad:
+        return None
+    return '%d of the %d files its RECORD files list are missing or truncated: %s%s' % (
+        len(bad), listed, ', '.join(bad[:_MAX_LISTED]), ', ...' if len(bad) > _MAX_LISTED else '')
 
 
 def _import_problem(module, path, import_check):
@@ -764,6 +823,8 @@ def _run(module, secrets, result):
             result['source'] = 'marker'
         else:
             problem = _python_problem(path, path)
+            if problem is None and params['record_check']:
+                problem = _record_problem(path)
             if problem is None and params['import_check']:
                 problem = _import_problem(module, path, params['import_check'])
             if problem:
@@ -796,6 +857,7 @@ def main():
             url=dict(type='str', required=True),
             checksum=dict(type='str'),
             import_check=dict(type='str'),
+            record_check=dict(type='bool', default=True),
             timeout=dict(type='int', default=300),
             validate_certs=dict(type='bool', default=True),
         ),

@@ -403,10 +403,28 @@ def test_bad_options(call, args, words):
 
 # --- venvs found at path without a marker --------------------------------------------------------------------------
 
-def make_existing(target, python):
+SITE = 'lib/python3.11/site-packages'
+# what pip leaves: the package's files and a RECORD naming each with its size (the script as ../../../bin/<name>)
+INSTALLED = {SITE + '/nova/__init__.py': b'# nova\n', SITE + '/nova/objects/service.py': b'SERVICE_VERSION = 74\n',
+             'bin/nova-manage': b'#!/bin/sh\n'}
+
+
+def make_existing(target, python, record=True):
     (target / 'bin').mkdir(parents=True)
     (target / 'bin' / 'python').write_text(python)
     (target / 'bin' / 'python').chmod(0o755)
+    if not record:
+        return
+    site = target / SITE
+    rows = []
+    for rel, data in INSTALLED.items():
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        (target / rel).write_bytes(data)
+        rows.append('%s,sha256=x,%d' % (os.path.relpath(str(target / rel), str(site)), len(data)))
+    info = site / 'nova-34.0.0.dist-info'
+    info.mkdir(parents=True)
+    rows += ['nova-34.0.0.dist-info/RECORD,,', '/etc/nova/api-paste.ini,sha256=x,1234']  # outside: not checked
+    (info / 'RECORD').write_text('\n'.join(rows) + '\n')
 
 
 def test_existing_venv_without_marker_accepted(call, server, target):
@@ -430,7 +448,37 @@ def test_existing_venv_import_check_fails(call, server, target):
     assert r['msg'].startswith('%s exists but is not a complete venv (' % target)
     assert "No module named 'placement'" in r['msg']
     assert r['msg'].endswith('remove it and run again, it is then installed from %s' % url)
-    assert sorted(os.listdir(str(target))) == ['bin']
+    assert sorted(os.listdir(str(target))) == ['bin', 'lib']
+
+
+def test_existing_venv_truncated_file_refused(call, server, target):
+    make_existing(target, PYTHON_NOVA_ONLY)
+    (target / SITE / 'nova' / 'objects' / 'service.py').write_bytes(b'SERVICE')  # an interrupted copy
+    url = server.publish(BASE + '.tar.gz')
+    r = failed(call(url=url, import_check='nova'))
+    assert r['msg'] == ('%s exists but is not a complete venv (1 of the 3 files its RECORD files list are missing or '
+                        'truncated: %s/nova/objects/service.py (7 bytes, RECORD says 21)): remove it and run again, it '
+                        'is then installed from %s' % (target, SITE, url))
+    assert r['changed'] is False
+
+
+def test_existing_venv_missing_files_refused(call, server, target):
+    make_existing(target, PYTHON_OK)
+    (target / 'bin' / 'nova-manage').unlink()
+    (target / SITE / 'nova' / '__init__.py').unlink()
+    r = failed(call(url=server.publish(BASE + '.tar.gz')))
+    assert '2 of the 3 files its RECORD files list are missing or truncated' in r['msg']
+    assert 'bin/nova-manage (missing)' in r['msg'] and SITE + '/nova/__init__.py (missing)' in r['msg']
+
+
+def test_existing_venv_without_record_refused_unless_record_check_is_off(call, server, target):
+    make_existing(target, PYTHON_OK, record=False)
+    url = server.publish(BASE + '.tar.gz')
+    r = failed(call(url=url))
+    assert 'no installed distribution: no lib/python3*/site-packages/*.dist-info/RECORD' in r['msg']
+    assert 'record_check=false' in r['msg']
+    r = ok(call(url=url, record_check=False))
+    assert r['changed'] is False and r['source'] == 'existing'
 
 
 def test_existing_incomplete_directory_refused(call, server, target):
