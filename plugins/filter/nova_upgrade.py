@@ -33,6 +33,7 @@ class FilterModule:
         return {
             'nova_status_findings': _wrap(decide.status_findings),
             'nova_target_code': _wrap(decide.target_code),
+            'nova_target_confirm': _wrap(decide.confirm_target_code),
             'nova_older_services': _wrap(decide.older_services),
             'nova_migrate_blocked': _wrap(decide.migrate_blocked),
             'nova_service_version': _wrap(decide.service_version),

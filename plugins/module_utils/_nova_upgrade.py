@@ -150,14 +150,20 @@ def target_code(result, method, override='', current_service_version=None, targe
                         'fix it.' % (given, where, result.get('source') or venv, read['service_version']))
     if not read and given:
         code = dict(service_version=given, version='', compute_rpc=None, source='nova_upgrade_target_service_version')
+        if method in ('custom', 'package'):
+            warnings.append('target service version %s taken from nova_upgrade_target_service_version, not read from '
+                            'the target code: the expand phase reads it from the code it installs on the manage host '
+                            'and stops before any schema sync when they differ.' % given)
     if not code.get('service_version'):
         if read_failed:
             reason = 'reading it failed: %s' % (result.get('msg') or 'no message')
         elif result.get('code') and not result.get('skipped'):
             reason = '%s names no usable service version (%r)' % (result.get('source') or 'the code read', unusable)
         elif method == 'custom':
-            reason = ('the custom install method cannot read the target code: set nova_upgrade_target_service_version '
-                      '(or have nova_upgrade_install_check_tasks set it)')
+            reason = ('the target Python (nova_upgrade_target_python) is not on the manage host yet, so the custom '
+                      'install method cannot read the target code: set nova_upgrade_target_service_version (or have '
+                      'nova_upgrade_install_check_tasks set it); the expand phase confirms it with the target code '
+                      'once the custom install tasks have installed it, before any schema sync')
         elif method == 'venv' and not install_allowed:
             reason = ('the target venv %s is not on the manage host and nova_upgrade_preflight_install_target is false: '
                       'install it there, allow the preflight to, or set nova_upgrade_target_service_version' % venv)
@@ -193,6 +199,38 @@ def target_code(result, method, override='', current_service_version=None, targe
     summary = 'Target code: nova %s, service version %s, compute RPC %s (%s).' % (
         version or '?', code['service_version'], code.get('compute_rpc') or '?', result.get('source') or code.get('source'))
     return dict(code=code, problems=problems, warnings=warnings, summary=summary)
+
+
+def confirm_target_code(result, expected, host=''):
+    """Problems of the target code installed by the expand phase (package or custom method) on the manage host.
+
+    result: rolling.openstack.nova_code_info's result (failed_when: false) read from the installed target code;
+    expected: nova_preflight.code.target, what the preflight planned with (read from the package candidate or the
+    target Python, or typed in nova_upgrade_target_service_version). The roll, unpin and migrate gates compare service
+    records with that service version: an installed code that says otherwise, or that cannot be read, stops the run
+    before any schema sync.
+    """
+    result = result or {}
+    expected = expected or {}
+    where = ' on %s' % host if host else ''
+    planned = _positive_int(expected.get('service_version'))
+    came_from = expected.get('source') or 'the preflight'
+    if planned is None:
+        return ['the preflight recorded no target service version: run the preflight again (it reads the target code, '
+                'or takes nova_upgrade_target_service_version).']
+    code = result.get('code') if not result.get('skipped') and not result.get('failed') else None
+    found = _positive_int((code or {}).get('service_version'))
+    if found is None:
+        return ['the target code installed%s cannot be read (%s), so the service version %s the gates will compare '
+                'with (from %s) is unconfirmed: check the install, then run again.'
+                % (where, result.get('msg') or 'no result', planned, came_from)]
+    if found != planned:
+        fix = ('fix nova_upgrade_target_service_version' if came_from == 'nova_upgrade_target_service_version'
+               else 'the package sources changed since the preflight; check them')
+        return ['the target code installed%s (%s) has service version %s, but the preflight planned with %s (from %s): '
+                '%s, then run again. No schema was synced.'
+                % (where, result.get('source') or '?', found, planned, came_from, fix)]
+    return []
 
 
 # --------------------------------------------------------------------------------------------------- cells

@@ -18,7 +18,8 @@ description:
     API version of its last C(SERVICE_VERSION_HISTORY) entry, and C(OLDEST_SUPPORTED_SERVICE_VERSION), together with
     the Nova package version. Nothing of Nova is imported or run, so it works for code that is not installed yet.
   - The tree is a virtualenv (O(nova_venv)), a directory that holds the C(nova) package (O(nova_path), for example
-    C(/usr/lib/python3/dist-packages)), or the B(candidate) of a Debian package (O(package)), which is downloaded
+    C(/usr/lib/python3/dist-packages)), the C(nova) package a Python interpreter would import (O(nova_python), found
+    without importing it), or the B(candidate) of a Debian package (O(package)), which is downloaded
     with C(apt-get download) into a temporary directory, unpacked there with C(dpkg-deb -x) and removed again; the
     installed packages are not touched.
   - The live upgrade's preflight reads the B(target) code with it, whatever the install method, so that the gates of
@@ -33,6 +34,12 @@ options:
       - A directory that contains the C(nova) package directory (a C(site-packages) or C(dist-packages) directory,
         or a source checkout).
     type: path
+  nova_python:
+    description:
+      - A Python interpreter that imports the Nova to read, a path or a name on C(PATH), for example the target
+        release's Python of a custom install. The interpreter is asked where its C(nova) package is
+        (C(importlib.util.find_spec), which does not import Nova); that directory is read.
+    type: str
   package:
     description:
       - The Debian package that ships Nova's Python code (C(python3-nova) on Debian and Ubuntu). The candidate version
@@ -42,7 +49,7 @@ extends_documentation_fragment:
   - rolling.openstack.attributes
   - rolling.openstack.attributes.info_module
 notes:
-  - Exactly one of O(nova_venv), O(nova_path) and O(package) is required.
+  - Exactly one of O(nova_venv), O(nova_path), O(nova_python) and O(package) is required.
   - O(package) needs C(apt-get) and C(dpkg-deb) on the host and writes only to a temporary directory, which is removed.
 seealso:
   - module: rolling.openstack.nova_service_version_info
@@ -52,6 +59,11 @@ EXAMPLES = r"""
 - name: Read the target nova's service version from its venv
   rolling.openstack.nova_code_info:
     nova_venv: /opt/openstack/venvs/nova-34.0.0
+  register: nova_target_code
+
+- name: Read the service version of the nova that the target release's Python imports (custom install)
+  rolling.openstack.nova_code_info:
+    nova_python: /opt/nova-2026.2/bin/python3
   register: nova_target_code
 
 - name: Read the service version of the nova package apt would install, without installing it
@@ -169,6 +181,26 @@ def _from_site(site):
     return _code(_read_service_py(service_py), _dist_version(site)), service_py
 
 
+# Where the interpreter's nova package is, without importing it (find_spec of a top-level package runs nothing of it).
+_FIND_NOVA = ('import importlib.util, os\n'
+              'spec = importlib.util.find_spec("nova")\n'
+              'if spec is None or not spec.submodule_search_locations:\n'
+              '    raise SystemExit("no nova package")\n'
+              'print(os.path.dirname(list(spec.submodule_search_locations)[0]))\n')
+
+
+def _site_of_python(module, python):
+    path = python if os.sep in python else module.get_bin_path(python)
+    if not path or not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise _CodeError('nova_python %s is not an executable on this host: install the target code there first, or '
+                         'give the Python that imports it' % python)
+    rc, out, err = module.run_command([path, '-c', _FIND_NOVA], environ_update=dict(LC_ALL='C', LANG='C'))
+    lines = [line.strip() for line in (out or '').splitlines() if line.strip()]
+    if rc != 0 or not lines:
+        raise _CodeError('%s finds no nova package (rc %s): %s' % (path, rc, ((err or out).strip() or 'no output')[-300:]))
+    return lines[-1]
+
+
 def _from_package(module, package):
     for tool in ('apt-get', 'dpkg-deb'):
         if not module.get_bin_path(tool):
@@ -198,15 +230,18 @@ def _from_package(module, package):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(nova_venv=dict(type='path'), nova_path=dict(type='path'), package=dict(type='str')),
-        mutually_exclusive=[('nova_venv', 'nova_path', 'package')],
-        required_one_of=[('nova_venv', 'nova_path', 'package')],
+        argument_spec=dict(nova_venv=dict(type='path'), nova_path=dict(type='path'), nova_python=dict(type='str'),
+                           package=dict(type='str')),
+        mutually_exclusive=[('nova_venv', 'nova_path', 'nova_python', 'package')],
+        required_one_of=[('nova_venv', 'nova_path', 'nova_python', 'package')],
         supports_check_mode=True,
     )
     params = module.params
     try:
         if params['package']:
             code, source = _from_package(module, params['package'])
+        elif params['nova_python']:
+            code, source = _from_site(_site_of_python(module, params['nova_python']))
         else:
             site = _site_of_venv(params['nova_venv']) if params['nova_venv'] else params['nova_path']
             code, source = _from_site(site)

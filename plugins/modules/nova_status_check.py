@@ -39,9 +39,15 @@ options:
         C(bin/nova-status) is run.
       - Leave unset for a distribution-packaged Nova (C(nova-status) on C(PATH)); see O(nova_status_cmd).
     type: path
+  nova_python:
+    description:
+      - A Python interpreter that imports the Nova to check (a path or a name on C(PATH)), for a Nova installed without
+        a C(nova-status) script the module can find, for example the target release of a custom install. It runs
+        C(nova.cmd.status)'s entry point, as the C(nova-status) script does. Overrides O(nova_venv).
+    type: str
   nova_status_cmd:
     description:
-      - The C(nova-status) to run, a path or a name on C(PATH). Overrides O(nova_venv).
+      - The C(nova-status) to run, a path or a name on C(PATH). Overrides O(nova_python) and O(nova_venv).
       - Default is C(<nova_venv>/bin/nova-status), or C(nova-status) on C(PATH) without O(nova_venv).
     type: str
 extends_documentation_fragment:
@@ -139,6 +145,9 @@ from ansible_collections.rolling.openstack.plugins.module_utils._nova_manage imp
 )
 
 
+_STATUS_ENTRY_POINT = 'from nova.cmd.status import main; raise SystemExit(main())'
+
+
 def _describe(checks):
     return '; '.join('%s: %s' % (c['check'], c['details'] or c['result']) for c in checks)
 
@@ -147,12 +156,17 @@ def main():
     argument_spec = nova_host_argument_spec(
         fail_on_warning=dict(type='bool', default=False),
         nova_status_cmd=dict(type='str'),
+        nova_python=dict(type='str'),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     check_config_files(module)
-    status = find_tool(module, 'nova-status', 'nova_status_cmd')
+    if module.params['nova_python'] and not module.params['nova_status_cmd']:
+        # what the nova-status console script does; with -c, sys.argv[1:] are the arguments below
+        status = [find_tool(module, 'python', 'nova_python'), '-c', _STATUS_ENTRY_POINT]
+    else:
+        status = [find_tool(module, 'nova-status', 'nova_status_cmd')]
     # oslo.config options go before the sub-command: nova-status [--config-file F] upgrade check
-    argv = [status] + config_args(module.params) + ['upgrade', 'check']
+    argv = status + config_args(module.params) + ['upgrade', 'check']
     rc, out, err, _secrets = run_tool(module, argv)
     checks = parse_upgrade_check(out)
     warnings = [c for c in checks if c['result'] == 'Warning']

@@ -8,6 +8,13 @@
 -> 2026.1 (nova 33.0.2, compute RPC 6.5, service version 72), with nova_upgrade_unpin_mode=auto (the
 services keep `[upgrade_levels] compute = auto` and re-select at their restart, logging their choice).
 
+Run 0 uses the custom install method (tests/lab/custom_install.yml installs the lab's venvs as an operator's own
+install would) with a typed nova_upgrade_target_service_version one above the real one: the target Python is not on
+the manage host at the preflight, so the preflight takes the typed value; the expand phase installs the target nova
+there, reads it with the target Python, runs the target nova-status with it (the preflight could not), and stops
+on the mismatch before any schema sync, placement's included (issue 8, items 1 and 2). Run 1 resumes it with the
+venv method.
+
 Run 1 rolls only cmp1 (nova_upgrade_limit_hosts): the control services and cmp1 run the new code, the
 online data migrations and the unpin are blocked by cmp2/cmp3. A server booted then makes a conductor
 send a compute RPC: its log says "Automatically selected compute RPC version 6.4 from minimum service
@@ -22,6 +29,7 @@ and runs test_nova_upgrade.py next on the 2026.1 lab it leaves (no redeploy betw
 
 from __future__ import annotations
 
+import re
 import time
 import types
 import uuid
@@ -77,6 +85,71 @@ def _boot_and_read(ctx, name, since, timeout=60):
         time.sleep(3)
         rows = _selections(ctx, since)
     return srv, rows
+
+
+SCHEMA_DBS = ("nova_api", "nova_cell0", "nova", "nova_cell2", "placement")
+TYPO_SV = NEW_SV + 1  # the operator's typo: above the running 70, so the preflight cannot tell
+
+
+def _schemas(ctx) -> dict:
+    """{database: alembic revision} of nova's and placement's databases on the lab's DB host."""
+    sql = "; ".join(f"SELECT '{db}', version_num FROM {db}.alembic_version" for db in SCHEMA_DBS)
+    out = ctx.lab.ssh("infra", f"mysql -N -e \"{sql}\"", timeout=60).stdout
+    return dict(line.split("\t", 1) for line in out.strip().splitlines())
+
+
+def _custom_vars(ctx) -> dict:
+    placement = uh.release_services(TARGET)["placement"]
+    base = "{{ nova_upgrade_release_base_url }}/" + TARGET
+    nova_venv, placement_venv = f"{uh.VENVS_DIR}/nova-{ctx.new}", f"{uh.VENVS_DIR}/placement-{placement}"
+    return {
+        "nova_upgrade_install_method": "custom",
+        "nova_upgrade_install_tasks": str(uh.REPO / "tests" / "lab" / "custom_install.yml"),
+        "nova_upgrade_target_manage_cmd": f"{nova_venv}/bin/nova-manage",
+        "nova_upgrade_target_python": f"{nova_venv}/bin/python",
+        "nova_upgrade_target_placement_manage_cmd": f"{placement_venv}/bin/placement-manage",
+        "nova_upgrade_target_service_version": TYPO_SV,
+        "lab_custom_install": {"nova": {"venv": nova_venv, "url": f"{base}/nova-{ctx.new}.tar.zst"},
+                               "placement": {"venv": placement_venv, "url": f"{base}/placement-{placement}.tar.zst"}},
+    }
+
+
+def test_run0_custom_install_stops_before_any_sync_on_a_typed_service_version_the_code_contradicts(ctx, figures):
+    target_python = f"{uh.VENVS_DIR}/nova-{ctx.new}/bin/python"
+    there = ctx.lab.ssh(ctx.manage, f"test -e {target_python} && echo yes || echo no").stdout.strip()
+    assert there == "no", f"{target_python} is on {ctx.manage} before run 0: the preflight could read it, the test needs it not"
+    schemas = _schemas(ctx)
+    run = uh.run_playbook(ctx.work / "playbook-run0-custom.log", timeout=RUN_TIMEOUT,
+                          extra_vars={**EXTRA_VARS, **_custom_vars(ctx)})
+    figures(TEST, run0_custom_s=round(run.seconds, 1), run0_custom_rc=run.rc)
+    assert run.rc not in (0, None), f"run 0 with nova_upgrade_target_service_version={TYPO_SV} did not fail: {run.fail_text(60)}"
+    out = " ".join(run.output.split())
+    # the preflight took the typed value, and said the expand phase would check it
+    assert f"target service version {TYPO_SV} taken from nova_upgrade_target_service_version" in out, run.fail_text(60)
+    # the expand phase read the installed code with the target Python, and ran the target nova-status with it
+    assert (f"the target code installed on {ctx.manage} ({uh.VENVS_DIR}/nova-{ctx.new}/lib/" in out
+            and f"has service version {NEW_SV}, but the preflight planned with {TYPO_SV} (from "
+                "nova_upgrade_target_service_version): fix nova_upgrade_target_service_version" in out), run.fail_text(60)
+    status = re.search(rf"nova-status upgrade check of {re.escape(TARGET)} on {ctx.manage}: (\w+) \(([^)]*)\)", out)
+    assert status and status.group(1) in ("Success", "Warning") and "Older than N-1 computes" in status.group(2), \
+        f"the target nova-status did not run after the install: {run.fail_text(60)}"
+    figures(TEST, run0_target_status=status.group(1))
+    state = uh.state_file(ctx.lab, ctx.manage)
+    phases = state["phases"]
+    assert phases["pin"]["status"] == "done" and phases["expand"]["status"] == "failed", \
+        {n: p["status"] for n, p in phases.items()}
+    assert _schemas(ctx) == schemas, f"run 0 changed a schema: {schemas} -> {_schemas(ctx)}"
+    # nothing runs the new code, placement included: the check came before placement's expand
+    wrong = {f"{u} on {h}": v["version"] for (h, u), v in uh.nova_code(ctx.lab).items() if v["version"] != ctx.old}
+    for host in ctx.lab.group("placement"):
+        st = uh.unit_states(ctx.lab, host, ["placement-api"])["placement-api"]
+        if st["version"] != uh.release_services(RELEASE)["placement"]:
+            wrong[f"placement-api on {host}"] = st["version"]
+    assert not wrong, f"run 0 switched services to the new code: {wrong}"
+    # the custom install tasks installed the target venv on the manage host (venv_install's marker)
+    marker = ctx.lab.ssh(ctx.manage, f"cat {uh.VENVS_DIR}/nova-{ctx.new}/.rolling-openstack-venv.json").stdout
+    assert f"nova-{ctx.new}.tar.zst" in marker, marker
+    ctx.done.add("run0")
 
 
 def test_run1_rolls_cmp1_and_keeps_rpc_64(ctx, figures):

@@ -346,7 +346,11 @@ def test_target_code_override_disagreeing_with_the_code_is_a_problem():
 
 def test_target_code_override_stands_in_for_an_unread_code():
     found = target(SKIPPED, 'custom', override='74')
-    assert found['problems'] == [] and found['warnings'] == []
+    assert found['problems'] == []
+    assert found['warnings'] == [
+        'target service version 74 taken from nova_upgrade_target_service_version, not read from the target code: the '
+        'expand phase reads it from the code it installs on the manage host and stops before any schema sync when they '
+        'differ.']
     assert found['code'] == dict(service_version=74, version='', compute_rpc=None,
                                  source='nova_upgrade_target_service_version')
     assert found['summary'] == ('Target code: nova ?, service version 74, compute RPC ? '
@@ -1195,3 +1199,48 @@ def test_roll_status_is_done_only_when_every_compute_rolled(not_in_run, failed, 
 def test_roll_status_refuses_what_is_not_a_list():
     with pytest.raises(decide.UpgradeDecisionError):
         decide.roll_status(None, [])
+
+
+# --------------------------------------------------------------------------------------------------- confirm_target_code
+
+TYPED = dict(service_version=74, version='', compute_rpc=None, source='nova_upgrade_target_service_version')
+
+
+def test_confirm_target_code_agreeing():
+    assert decide.confirm_target_code(code_result(), TYPED, host='ctl1') == []
+    assert decide.confirm_target_code(code_result(), CODE, host='ctl1') == []
+
+
+def test_confirm_target_code_typed_version_the_code_contradicts():
+    assert decide.confirm_target_code(code_result(service_version=75), TYPED, host='ctl1') == [
+        'the target code installed on ctl1 (%s) has service version 75, but the preflight planned with 74 (from '
+        'nova_upgrade_target_service_version): fix nova_upgrade_target_service_version, then run again. No schema was '
+        'synced.' % SOURCE]
+
+
+def test_confirm_target_code_package_changed_since_the_preflight():
+    problems = decide.confirm_target_code(code_result(service_version=73), dict(CODE, source='python3-nova=34.0.0'))
+    assert problems[0].startswith('the target code installed (%s) has service version 73, but the preflight planned '
+                                  'with 74 (from python3-nova=34.0.0): the package sources changed' % SOURCE)
+
+
+@pytest.mark.parametrize('result', [
+    dict(changed=False, failed=False, msg='nova_python /opt/t/bin/python3 is not an executable on this host'),
+    dict(changed=False, failed=True, msg='boom'),
+    SKIPPED,
+    None,
+    code_result(service_version=None),
+])
+def test_confirm_target_code_unreadable_is_a_problem(result):
+    problems = decide.confirm_target_code(result, TYPED, host='ctl1')
+    assert len(problems) == 1
+    assert problems[0].startswith('the target code installed on ctl1 cannot be read (')
+    assert 'the service version 74 the gates will compare with (from nova_upgrade_target_service_version) is ' \
+        'unconfirmed' in problems[0]
+
+
+@pytest.mark.parametrize('expected', [{}, None, dict(service_version=0), dict(service_version='x')])
+def test_confirm_target_code_without_a_planned_version_fails_closed(expected):
+    problems = decide.confirm_target_code(code_result(), expected)
+    assert problems == ['the preflight recorded no target service version: run the preflight again (it reads the '
+                        'target code, or takes nova_upgrade_target_service_version).']

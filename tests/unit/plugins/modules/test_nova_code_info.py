@@ -10,6 +10,7 @@ dpkg-deb scripts on PATH."""
 from __future__ import annotations
 
 import os
+import sys
 import tarfile
 import tempfile
 import textwrap
@@ -192,9 +193,44 @@ def test_oldest_release_missing_from_the_aliases(run_module, tmp_path):
     assert res.result['code']['oldest_supported_service_version'] is None
 
 
+# --- nova_python: a real interpreter, which finds the nova package without importing it -----------------------------
+
+def python_with(tmp_path, site):
+    """A python that sees `site` (as the target's own python of a custom install would)."""
+    python = tmp_path / 'bin-python'
+    python.write_text('#!/bin/sh\nPYTHONPATH=%s exec %s "$@"\n' % (site, sys.executable))
+    python.chmod(0o755)
+    return str(python)
+
+
+def test_nova_python(run_module, tmp_path):
+    site = tmp_path / 'target-site'
+    service_py = write_tree(site)
+    with open(os.path.join(str(site), 'nova', '__init__.py'), 'w') as handle:
+        handle.write('raise SystemExit("nova was imported")\n')  # find_spec must not import it
+    res = run(run_module, nova_python=python_with(tmp_path, site))
+    assert not res.failed, res.result
+    assert res.result['code'] == CODE and res.result['source'] == service_py
+
+
+def test_nova_python_without_nova(run_module, tmp_path):
+    (tmp_path / 'empty').mkdir()
+    res = run(run_module, nova_python=python_with(tmp_path, tmp_path / 'empty'))
+    assert res.failed
+    assert 'finds no nova package (rc 1): no nova package' in res.result['msg']
+
+
+def test_nova_python_not_installed_yet(run_module, tmp_path):
+    res = run(run_module, nova_python=str(tmp_path / 'opt' / 'bin' / 'python3'))
+    assert res.failed
+    assert res.result['msg'] == ('nova_python %s is not an executable on this host: install the target code there '
+                                 'first, or give the Python that imports it' % (tmp_path / 'opt' / 'bin' / 'python3'))
+
+
 @pytest.mark.parametrize('args, words', [
-    (dict(), 'one of the following is required: nova_venv, nova_path, package'),
-    (dict(nova_venv='/a', nova_path='/b'), 'parameters are mutually exclusive: nova_venv|nova_path|package'),
+    (dict(), 'one of the following is required: nova_venv, nova_path, nova_python, package'),
+    (dict(nova_venv='/a', nova_path='/b'), 'parameters are mutually exclusive: nova_venv|nova_path|nova_python|package'),
+    (dict(nova_python='/a', package='python3-nova'), 'parameters are mutually exclusive'),
     (dict(nova_path='/b', package='python3-nova'), 'parameters are mutually exclusive'),
 ])
 def test_exactly_one_source(run_module, args, words):

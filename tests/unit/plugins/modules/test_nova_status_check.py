@@ -141,3 +141,20 @@ def test_venv_without_nova_status(run_module, nova_host, tmp_path):
     assert res.failed
     run_command.assert_not_called()
     assert 'has no executable bin/nova-status' in res.result['msg']
+
+
+def test_nova_python_runs_the_entry_point(run_module, nova_host, tmp_path):
+    python = tmp_path / 'python3'
+    python.write_text('#!/bin/sh\nexit 99\n')
+    python.chmod(0o755)
+    res, run_command = run(run_module, nova_host, (2, FAIL, ''), nova_venv=None, nova_python=str(python))
+    assert res.failed and res.result['result'] == 'Failure' and res.result['rc'] == 2
+    assert run_command.call_args.args[0] == [str(python), '-c', nova_status_check._STATUS_ENTRY_POINT,
+                                             '--config-file', nova_host['conf'], 'upgrade', 'check']
+
+
+def test_nova_status_cmd_wins_over_nova_python(run_module, nova_host, tmp_path):
+    res, run_command = run(run_module, nova_host, (0, ALL_OK, ''), nova_python='/does/not/matter',
+                           nova_status_cmd=nova_host['status'])
+    assert not res.failed
+    assert run_command.call_args.args[0][0] == nova_host['status']
