@@ -215,7 +215,7 @@ def command_text(argv):
     return ' '.join(shlex.quote('%s' % a) for a in argv)
 
 
-def run_tool(module, argv, data=None, scrub_output=True):
+def run_tool(module, argv, data=None, scrub_output=True, cwd=None):
     """Run argv without a shell and in the C locale; return (rc, stdout, stderr, secrets).
 
     stdout and stderr are scrubbed of URL credentials and of the secret values of the module's configuration
@@ -223,7 +223,7 @@ def run_tool(module, argv, data=None, scrub_output=True):
     """
     secrets = config_secrets(module.params)
     rc, out, err = module.run_command(argv, data=data, environ_update=dict(TOOL_ENVIRONMENT),
-                                      expand_user_and_vars=False)
+                                      expand_user_and_vars=False, cwd=cwd)
     out, err = out or '', err or ''
     if scrub_output:
         out, err = scrub(out, secrets), scrub(err, secrets)

@@ -134,6 +134,14 @@ def target_code(result, method, override='', current_service_version=None, targe
     unusable = None
     if read and _positive_int(read.get('service_version')) is None:
         unusable, read = read.get('service_version'), None  # no usable service version: no read, never compared with
+    running_code = None
+    current = _positive_int(current_service_version)
+    if read and method == 'custom' and current and not same_release and int(read['service_version']) <= current:
+        # the target Python imports the running nova (an in-place install, not done yet): the target is not there
+        running_code, read = read, None
+        warnings.append('nova_upgrade_target_python on %s imports the running nova (service version %s), not the '
+                        'target yet: the target code is read again once the custom install tasks installed it, in the '
+                        'expand phase, before any schema sync.' % (host or 'the manage host', running_code['service_version']))
     # registered with failed_when: false, a failed read has `failed` false: its message without a code says so
     read_failed = bool(result.get('failed') or (not result.get('skipped') and not result.get('code') and result.get('msg')))
     given = None
@@ -155,7 +163,10 @@ def target_code(result, method, override='', current_service_version=None, targe
                             'the target code: the expand phase reads it from the code it installs on the manage host '
                             'and stops before any schema sync when they differ.' % given)
     if not code.get('service_version'):
-        if read_failed:
+        if running_code:
+            reason = ('nova_upgrade_target_python imports the running nova: set nova_upgrade_target_service_version to '
+                      'the target release\'s service version; the expand phase confirms it with the installed code')
+        elif read_failed:
             reason = 'reading it failed: %s' % (result.get('msg') or 'no message')
         elif result.get('code') and not result.get('skipped'):
             reason = '%s names no usable service version (%r)' % (result.get('source') or 'the code read', unusable)
@@ -186,7 +197,6 @@ def target_code(result, method, override='', current_service_version=None, targe
         problems.append('the target code%s is nova %s, not a version of the target release %s (nova %s): fix '
                         'nova_upgrade_target_version or the package sources.'
                         % (where, version, target_release.get('release'), major))
-    current = _positive_int(current_service_version)
     if current and int(code['service_version']) < current:
         problems.append('the target code%s has service version %s, older than the running code (%s): that would be a '
                         'downgrade, which Nova does not support.' % (where, code['service_version'], current))
@@ -201,7 +211,7 @@ def target_code(result, method, override='', current_service_version=None, targe
     return dict(code=code, problems=problems, warnings=warnings, summary=summary)
 
 
-def confirm_target_code(result, expected, host=''):
+def confirm_target_code(result, expected, host='', method=''):
     """Problems of the target code installed by the expand phase (package or custom method) on the manage host.
 
     result: rolling.openstack.nova_code_info's result (failed_when: false) read from the installed target code;
@@ -214,7 +224,7 @@ def confirm_target_code(result, expected, host=''):
     expected = expected or {}
     where = ' on %s' % host if host else ''
     planned = _positive_int(expected.get('service_version'))
-    came_from = expected.get('source') or 'the preflight'
+    came_from = expected.get('source') or 'the target code read at the preflight'
     if planned is None:
         return ['the preflight recorded no target service version: run the preflight again (it reads the target code, '
                 'or takes nova_upgrade_target_service_version).']
@@ -226,10 +236,10 @@ def confirm_target_code(result, expected, host=''):
                 % (where, result.get('msg') or 'no result', planned, came_from)]
     if found != planned:
         fix = ('fix nova_upgrade_target_service_version' if came_from == 'nova_upgrade_target_service_version'
-               else 'the package sources changed since the preflight; check them')
+               else 'the package sources changed since the preflight; check them' if method == 'package'
+               else 'the target code changed since the preflight; check what the custom install tasks installed')
         return ['the target code installed%s (%s) has service version %s, but the preflight planned with %s (from %s): '
-                '%s, then run again. No schema was synced.'
-                % (where, result.get('source') or '?', found, planned, came_from, fix)]
+                '%s, then run again.' % (where, result.get('source') or '?', found, planned, came_from, fix)]
     return []
 
 

@@ -18,8 +18,8 @@ description:
     API version of its last C(SERVICE_VERSION_HISTORY) entry, and C(OLDEST_SUPPORTED_SERVICE_VERSION), together with
     the Nova package version. Nothing of Nova is imported or run, so it works for code that is not installed yet.
   - The tree is a virtualenv (O(nova_venv)), a directory that holds the C(nova) package (O(nova_path), for example
-    C(/usr/lib/python3/dist-packages)), the C(nova) package a Python interpreter would import (O(nova_python), found
-    without importing it), or the B(candidate) of a Debian package (O(package)), which is downloaded
+    C(/usr/lib/python3/dist-packages)), the C(nova) package a Python interpreter would import (O(nova_python), read by that interpreter
+    without importing Nova, so that it also works for an interpreter in a container), or the B(candidate) of a Debian package (O(package)), which is downloaded
     with C(apt-get download) into a temporary directory, unpacked there with C(dpkg-deb -x) and removed again; the
     installed packages are not touched.
   - The live upgrade's preflight reads the B(target) code with it, whatever the install method, so that the gates of
@@ -37,8 +37,9 @@ options:
   nova_python:
     description:
       - A Python interpreter that imports the Nova to read, a path or a name on C(PATH), for example the target
-        release's Python of a custom install. The interpreter is asked where its C(nova) package is
-        (C(importlib.util.find_spec), which does not import Nova); that directory is read.
+        release's Python of a custom install, or a wrapper that runs it in a container. The interpreter finds its
+        C(nova) package (C(importlib.util.find_spec), which does not import Nova) and prints its
+        C(objects/service.py) and the distribution's version, which the module parses.
     type: str
   package:
     description:
@@ -107,6 +108,7 @@ source:
 
 import ast
 import glob
+import json
 import os
 import re
 import shutil
@@ -121,11 +123,13 @@ class _CodeError(Exception):
     pass
 
 
-def _read_service_py(path):
-    """{name: literal} of the assignments nova's upgrade logic needs, from nova/objects/service.py."""
+def _read_service_py(path, text=None):
+    """{name: literal} of the assignments nova's upgrade logic needs, from nova/objects/service.py (or its text)."""
     try:
-        with open(path, encoding='utf-8') as handle:
-            tree = ast.parse(handle.read(), filename=path)
+        if text is None:
+            with open(path, encoding='utf-8') as handle:
+                text = handle.read()
+        tree = ast.parse(text, filename=path)
     except (OSError, SyntaxError, ValueError) as exc:
         raise _CodeError('cannot read %s: %s' % (path, exc)) from None
     values = {}
@@ -181,24 +185,38 @@ def _from_site(site):
     return _code(_read_service_py(service_py), _dist_version(site)), service_py
 
 
-# Where the interpreter's nova package is, without importing it (find_spec of a top-level package runs nothing of it).
-_FIND_NOVA = ('import importlib.util, os\n'
+# What the interpreter's nova is, read by the interpreter itself (it may run in a container whose files this host does
+# not see): the path and text of nova/objects/service.py and the distribution's version, as JSON. find_spec of a
+# top-level package and importlib.metadata run nothing of nova.
+_READ_NOVA = ('import importlib.util, importlib.metadata, json, os\n'
               'spec = importlib.util.find_spec("nova")\n'
               'if spec is None or not spec.submodule_search_locations:\n'
               '    raise SystemExit("no nova package")\n'
-              'print(os.path.dirname(list(spec.submodule_search_locations)[0]))\n')
+              'path = os.path.join(list(spec.submodule_search_locations)[0], "objects", "service.py")\n'
+              'try:\n'
+              '    version = importlib.metadata.version("nova")\n'
+              'except Exception:\n'
+              '    version = ""\n'
+              'with open(path, encoding="utf-8") as handle:\n'
+              '    print(json.dumps(dict(path=path, version=version, text=handle.read())))\n')
 
 
-def _site_of_python(module, python):
+def _from_python(module, python):
     path = python if os.sep in python else module.get_bin_path(python)
     if not path or not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise _CodeError('nova_python %s is not an executable on this host: install the target code there first, or '
                          'give the Python that imports it' % python)
-    rc, out, err = module.run_command([path, '-c', _FIND_NOVA], environ_update=dict(LC_ALL='C', LANG='C'))
+    # cwd /: `python -c` puts the working directory first on sys.path, where a stray nova/ must not be found
+    rc, out, err = module.run_command([path, '-c', _READ_NOVA], cwd='/', environ_update=dict(LC_ALL='C', LANG='C'))
     lines = [line.strip() for line in (out or '').splitlines() if line.strip()]
-    if rc != 0 or not lines:
+    try:
+        found = json.loads(lines[-1]) if rc == 0 and lines else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or not found.get('path'):
         raise _CodeError('%s finds no nova package (rc %s): %s' % (path, rc, ((err or out).strip() or 'no output')[-300:]))
-    return lines[-1]
+    code = _code(_read_service_py(found['path'], found.get('text') or ''), found.get('version') or '')
+    return code, found['path']
 
 
 def _from_package(module, package):
@@ -241,7 +259,7 @@ def main():
         if params['package']:
             code, source = _from_package(module, params['package'])
         elif params['nova_python']:
-            code, source = _from_site(_site_of_python(module, params['nova_python']))
+            code, source = _from_python(module, params['nova_python'])
         else:
             site = _site_of_venv(params['nova_venv']) if params['nova_venv'] else params['nova_path']
             code, source = _from_site(site)

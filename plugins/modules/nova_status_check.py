@@ -167,7 +167,8 @@ def main():
         status = [find_tool(module, 'nova-status', 'nova_status_cmd')]
     # oslo.config options go before the sub-command: nova-status [--config-file F] upgrade check
     argv = status + config_args(module.params) + ['upgrade', 'check']
-    rc, out, err, _secrets = run_tool(module, argv)
+    # cwd /: with `python -c` the working directory comes first on sys.path, where a stray nova/ must not be found
+    rc, out, err, _secrets = run_tool(module, argv, cwd='/' if argv[1:2] == ['-c'] else None)
     checks = parse_upgrade_check(out)
     warnings = [c for c in checks if c['result'] == 'Warning']
     failures = [c for c in checks if c['result'] == 'Failure']

@@ -415,7 +415,7 @@ def _record_rows(record):
                 yield row[0], int(row[2])
 
 
-def _record_problem(path):
+def _record_problem(path, import_check=None):
     """What the RECORD files of the venv at path say is missing or truncated, or None.
 
     pip writes <name>.dist-info/RECORD for every distribution it installs: each file with its hash and size, paths
@@ -427,13 +427,14 @@ def _record_problem(path):
     if not records:
         return ('no installed distribution: no lib/python3*/site-packages/*.dist-info/RECORD (set record_check=false '
                 'for a venv whose installer writes none)')
-    bad, listed = [], 0
+    bad, listed, claimed = [], 0, set()
     for record in records:
         site = os.path.dirname(os.path.dirname(record))
         try:
             rows = list(_record_rows(record))
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             return '%s is unreadable (%s)' % (record, _describe_error(exc) if isinstance(exc, OSError) else exc)
+        claimed.update(os.path.normpath(os.path.join(site, rel)) for rel, _size in rows)
         for rel, size in rows:
             full = os.path.normpath(os.path.join(site, rel))
             if os.path.commonpath([top, os.path.realpath(os.path.dirname(full))]) != top:
@@ -446,6 +447,14 @@ def _record_problem(path):
                 continue
             if found != size:
                 bad.append('%s (%d bytes, RECORD says %d)' % (os.path.relpath(full, path), found, size))
+    if import_check:
+        # the package checked must be one a RECORD vouches for (a copy cut short before its dist-info has none)
+        package = import_check.split('.')[0]
+        sites = sorted({os.path.dirname(os.path.dirname(r)) for r in records})
+        wanted = [os.path.normpath(os.path.join(site, package, '__init__.py')) for site in sites]
+        if not any(w in claimed for w in wanted):
+            return ('no RECORD lists %s/__init__.py: the distribution that installs %s is missing or was cut short'
+                    % (package, package))
     if not bad:
         return None
     return '%d of the %d files its RECORD files list are missing or truncated: %s%s' % (
@@ -824,7 +833,7 @@ def _run(module, secrets, result):
         else:
             problem = _python_problem(path, path)
             if problem is None and params['record_check']:
-                problem = _record_problem(path)
+                problem = _record_problem(path, params['import_check'])
             if problem is None and params['import_check']:
                 problem = _import_problem(module, path, params['import_check'])
             if problem:

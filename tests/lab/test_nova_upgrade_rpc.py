@@ -139,6 +139,15 @@ def test_run0_custom_install_stops_before_any_sync_on_a_typed_service_version_th
     assert phases["pin"]["status"] == "done" and phases["expand"]["status"] == "failed", \
         {n: p["status"] for n, p in phases.items()}
     assert _schemas(ctx) == schemas, f"run 0 changed a schema: {schemas} -> {_schemas(ctx)}"
+    # no sync ran at all (also none finding the schema at head), and placement's install had not begun
+    for banner in ("Sync placement's schema", "Sync the nova schemas", "Install the target placement"):
+        assert banner not in out, f"run 0 reached '{banner}' before its check stopped it: {run.fail_text(60)}"
+    placement_venv = _custom_vars(ctx)["lab_custom_install"]["placement"]["venv"]
+    for host in ctx.lab.group("placement"):
+        there = ctx.lab.ssh(host, f"test -e {placement_venv} && echo yes || echo no").stdout.strip()
+        assert there == "no", f"run 0 installed {placement_venv} on {host} before its check stopped it"
+    findings = uh.secret_findings({"run 0 output": run.output}, uh.secret_values(ctx.lab.state))
+    assert not findings, "secrets found: " + "; ".join(findings)
     # nothing runs the new code, placement included: the check came before placement's expand
     wrong = {f"{u} on {h}": v["version"] for (h, u), v in uh.nova_code(ctx.lab).items() if v["version"] != ctx.old}
     for host in ctx.lab.group("placement"):

@@ -1214,14 +1214,36 @@ def test_confirm_target_code_agreeing():
 def test_confirm_target_code_typed_version_the_code_contradicts():
     assert decide.confirm_target_code(code_result(service_version=75), TYPED, host='ctl1') == [
         'the target code installed on ctl1 (%s) has service version 75, but the preflight planned with 74 (from '
-        'nova_upgrade_target_service_version): fix nova_upgrade_target_service_version, then run again. No schema was '
-        'synced.' % SOURCE]
+        'nova_upgrade_target_service_version): fix nova_upgrade_target_service_version, then run again.' % SOURCE]
 
 
 def test_confirm_target_code_package_changed_since_the_preflight():
-    problems = decide.confirm_target_code(code_result(service_version=73), dict(CODE, source='python3-nova=34.0.0'))
+    problems = decide.confirm_target_code(code_result(service_version=73), dict(CODE, source='python3-nova=34.0.0'),
+                                          method='package')
     assert problems[0].startswith('the target code installed (%s) has service version 73, but the preflight planned '
                                   'with 74 (from python3-nova=34.0.0): the package sources changed' % SOURCE)
+
+
+def test_confirm_target_code_custom_code_changed_since_the_preflight():
+    problems = decide.confirm_target_code(code_result(service_version=75), CODE, method='custom')
+    assert problems[0].endswith('(from the target code read at the preflight): the target code changed since the '
+                                'preflight; check what the custom install tasks installed, then run again.')
+
+
+def test_target_code_custom_python_that_imports_the_running_nova_is_not_the_target_yet():
+    # an in-place custom install (the target Python is the running one until the install): not a contradiction
+    running = code_result(service_version=72, version='33.0.2')
+    found = target(running, 'custom', override='74')
+    assert found['problems'] == []
+    assert found['code']['service_version'] == 74 and found['code']['source'] == 'nova_upgrade_target_service_version'
+    assert found['warnings'][0].startswith('nova_upgrade_target_python on ctl1 imports the running nova (service '
+                                           'version 72), not the target yet')
+    found = target(running, 'custom')
+    assert len(found['problems']) == 1 and 'nova_upgrade_target_python imports the running nova: set ' \
+        'nova_upgrade_target_service_version' in found['problems'][0]
+    # a resumed upgrade whose manage host has the target installed already: that IS the target
+    found = target(code_result(), 'custom', current_service_version=74, same_release=True)
+    assert found['problems'] == [] and found['code']['service_version'] == 74
 
 
 @pytest.mark.parametrize('result', [

@@ -9,6 +9,7 @@ dpkg-deb scripts on PATH."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tarfile
@@ -211,6 +212,19 @@ def test_nova_python(run_module, tmp_path):
     res = run(run_module, nova_python=python_with(tmp_path, site))
     assert not res.failed, res.result
     assert res.result['code'] == CODE and res.result['source'] == service_py
+
+
+def test_nova_python_in_a_container_is_read_through_the_interpreter(run_module, tmp_path):
+    """A wrapper that runs the target's Python in a container: its paths do not exist on this host."""
+    doc = json.dumps(dict(path='/usr/lib/python3/dist-packages/nova/objects/service.py', version='34.0.0',
+                          text=SERVICE_PY))
+    python = tmp_path / 'nova-python-in-container'
+    python.write_text("#!/bin/sh\n[ \"$(pwd)\" = / ] || exit 7\ncat <<'EOF'\n%s\nEOF\n" % doc)
+    python.chmod(0o755)
+    res = run(run_module, nova_python=str(python))
+    assert not res.failed, res.result
+    assert res.result['code'] == CODE
+    assert res.result['source'] == '/usr/lib/python3/dist-packages/nova/objects/service.py'
 
 
 def test_nova_python_without_nova(run_module, tmp_path):

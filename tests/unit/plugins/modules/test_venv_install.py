@@ -446,6 +446,10 @@ def test_existing_venv_import_check_fails(call, server, target):
     url = server.publish(BASE + '.tar.gz')
     r = failed(call(url=url, import_check='placement'))
     assert r['msg'].startswith('%s exists but is not a complete venv (' % target)
+    assert ('no RECORD lists placement/__init__.py: the distribution that installs placement is missing or was cut '
+            'short') in r['msg']
+    # without the RECORD check, the import itself is what refuses it
+    r = failed(call(url=url, import_check='placement', record_check=False))
     assert "No module named 'placement'" in r['msg']
     assert r['msg'].endswith('remove it and run again, it is then installed from %s' % url)
     assert sorted(os.listdir(str(target))) == ['bin', 'lib']
@@ -469,6 +473,18 @@ def test_existing_venv_missing_files_refused(call, server, target):
     r = failed(call(url=server.publish(BASE + '.tar.gz')))
     assert '2 of the 3 files its RECORD files list are missing or truncated' in r['msg']
     assert 'bin/nova-manage (missing)' in r['msg'] and SITE + '/nova/__init__.py (missing)' in r['msg']
+
+
+def test_existing_venv_cut_short_before_the_checked_package_s_dist_info_refused(call, server, target):
+    # a sorted copy interrupted inside nova/: nova's dist-info never arrived, another distribution's RECORD is whole
+    make_existing(target, PYTHON_NOVA_ONLY)
+    site = target / SITE
+    (site / 'nova-34.0.0.dist-info' / 'RECORD').unlink()
+    (site / 'nova-34.0.0.dist-info').rmdir()
+    (site / 'pip-24.2.dist-info').mkdir()
+    (site / 'pip-24.2.dist-info' / 'RECORD').write_text('pip-24.2.dist-info/RECORD,,\n')
+    r = failed(call(url=server.publish(BASE + '.tar.gz'), import_check='nova'))
+    assert 'no RECORD lists nova/__init__.py' in r['msg']
 
 
 def test_existing_venv_without_record_refused_unless_record_check_is_off(call, server, target):
