@@ -21,6 +21,7 @@ from ansible_collections.rolling.openstack.plugins.module_utils import _nova_upg
 EXPECTED = {
     'nova_status_findings': 'status_findings',
     'nova_target_code': 'target_code',
+    'nova_target_confirm': 'confirm_target_code',
     'nova_older_services': 'older_services',
     'nova_migrate_blocked': 'migrate_blocked',
     'nova_service_version': 'service_version',
